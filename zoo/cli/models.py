@@ -1,0 +1,37 @@
+"""``zoo models``: the registered models, measured."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from zoo.cli import HelpFormatter
+
+    p = subparsers.add_parser(
+        "models", help="list registered models with parameters, GFLOPs, frames and receptive field",
+        formatter_class=HelpFormatter,
+        description="List every registered model (or those matching PATTERN) at its paper's released "
+                    "configuration: parameters, GFLOPs for one 100x32 image, output frames per 100 px, "
+                    "the theoretical receptive field (px of width) of one CNN output frame, and the "
+                    "paper's reported IC03-860 word accuracy (None / 50 / Full lexicon).",
+        epilog="examples:\n  zoo models\n  zoo models 'grcnn*' --out runs/models")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. '*rcnn*'")
+    p.add_argument("--out", metavar="DIR", help="also write models.md, models.csv and models.json here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoo.models.profile import summary
+    from zoo.registry import list_models
+    from zoo.report import console, rich_table, write_table
+
+    names = list_models(args.pattern)
+    if not names:
+        raise ValueError(f"no model matches {args.pattern!r}; `zoo models` lists all of them")
+    rows = [summary(n) for n in names]
+    title = "Registered models (GFLOPs for one 100x32 image; rf = receptive field of one CNN frame)"
+    console.print(rich_table(rows, title))
+    if args.out:
+        paths = write_table(rows, args.out, "models", title)
+        console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0

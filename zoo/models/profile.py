@@ -1,0 +1,64 @@
+"""Static facts about a model: parameters, FLOPs and the numbers ``zoo models`` tabulates."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def lstm_flops(lstm: nn.LSTM, steps: int) -> int:
+    """The gate matmuls of an LSTM (4 gates x hidden x (input + hidden) multiply-adds per step and
+    direction): FlopCounterMode does not see inside the fused CPU LSTM kernel."""
+    directions = 2 if lstm.bidirectional else 1
+    total, in_size = 0, lstm.input_size
+    for _ in range(lstm.num_layers):
+        total += 2 * steps * directions * 4 * lstm.hidden_size * (in_size + lstm.hidden_size)
+        in_size = lstm.hidden_size * directions
+    return total
+
+
+@torch.no_grad()
+def gflops(model: nn.Module, height: int = 32, width: int = 100, in_chans: int = 1) -> float:
+    """GFLOPs of one forward pass of one image (1 multiply-add = 2 FLOPs), counted by PyTorch's
+    FlopCounterMode over convolutions and matmuls, plus the LSTMs' gate matmuls."""
+    lstm_total = 0
+
+    def count_lstm(module: nn.LSTM, args: tuple, output: tuple) -> None:
+        nonlocal lstm_total
+        lstm_total += lstm_flops(module, args[0].shape[1 if module.batch_first else 0])
+
+    hooks = [m.register_forward_hook(count_lstm) for m in model.modules() if isinstance(m, nn.LSTM)]
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter:
+            model(torch.zeros(1, in_chans, height, width))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return (counter.get_total_flops() + lstm_total) / 1e9
+
+
+def summary(name: str) -> dict:
+    """One row of ``zoo models``: the registered defaults of ``name``, measured."""
+    from zoo.registry import create_model
+
+    model = create_model(name)
+    cfg = model.config
+    ic03 = cfg.reported.get("IC03-860", {})
+    return {
+        "model": name, "paper": cfg.paper,
+        "params (M)": round(count_parameters(model) / 1e6, 3),
+        "CNN params (M)": round(count_parameters(model.backbone) / 1e6, 3),
+        "GFLOPs": round(gflops(model, cfg.height, 100, cfg.in_chans), 3),
+        "frames/100px": model.num_frames(100),
+        "RF (px)": model.backbone.receptive_field,
+        "head": f"{cfg.head}-{cfg.hidden_size}" if cfg.head == "bilstm" else cfg.head,
+        "IC03 None": ic03.get("None"), "IC03 50": ic03.get("50"), "IC03 Full": ic03.get("Full"),
+    }

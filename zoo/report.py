@@ -1,0 +1,120 @@
+"""One way to show results: a rich table on the terminal, the same rows as Markdown, CSV and JSON
+files, and the provenance (commit, versions, machine) that every result records."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskProgressColumn,
+                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+from rich.text import Text
+
+from zoo.fileio import atomic_path
+
+console = Console()
+if not console.is_terminal:  # logs and pipes: wide enough that tables are not folded into columns of "…"
+    console = Console(width=200)
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, with the unit a task names (``progress.add_task(..., unit="img")``)."""
+
+    def render(self, task) -> Text:
+        unit = task.fields.get("unit", "it")
+        return Text(f"{task.speed:,.1f} {unit}/s" if task.speed else f"- {unit}/s", style="cyan")
+
+
+def progress(transient: bool = False) -> Progress:
+    """The progress bar every long job uses: description, bar, n/total, rate, elapsed, ETA."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+        RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, transient=transient,
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.1f}"
+    return str(value)
+
+
+def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence[str] | None = None) -> Table:
+    columns = list(columns or (rows[0].keys() if rows else []))
+    table = Table(title=title)
+    for col in columns:
+        numeric = any(isinstance(r.get(col), (int, float)) for r in rows)
+        table.add_column(col, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(_fmt(row.get(c)) for c in columns))
+    return table
+
+
+def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    columns = list(columns or (rows[0].keys() if rows else []))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(rows: Sequence[dict], out_dir: str | Path, stem: str, title: str | None = None,
+                columns: Sequence[str] | None = None, meta: dict | None = None) -> dict[str, Path]:
+    """Write ``rows`` as ``stem.md``, ``stem.csv`` and ``stem.json`` (with ``meta`` and provenance)."""
+    out_dir = Path(out_dir)
+    columns = list(columns or (rows[0].keys() if rows else []))
+    meta = {**provenance(), **(meta or {})}
+    md = (f"# {title}\n\n" if title else "") + markdown_table(rows, columns)
+    md += "\n" + "\n".join(f"- {k}: {v}" for k, v in meta.items()) + "\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    payload = {"title": title, "meta": meta, "rows": list(rows)}
+    paths = {}
+    for ext, text in (("md", md), ("csv", buf.getvalue()), ("json", json.dumps(payload, indent=2, default=str))):
+        paths[ext] = write_text(out_dir / f"{stem}.{ext}", text)
+    return paths
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def git_commit(cwd: str | Path | None = None) -> str:
+    """The commit of the checkout the package runs from, with '+dirty' for uncommitted changes."""
+    cwd = cwd or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def provenance() -> dict[str, Any]:
+    import torch
+
+    from zoo import __version__
+    return {
+        "zoo_version": __version__, "commit": git_commit(), "torch": torch.__version__,
+        "python": platform.python_version(), "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "threads": torch.get_num_threads(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def to_json(obj: Any, path: str | Path) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, default=str))
