@@ -1,0 +1,1 @@
+"""Data: charsets, preprocessing, LMDB datasets, importers and the synthetic word renderer."""
