@@ -1,0 +1,1 @@
+"""CTC decoding: best path, prefix beam search, and lexicon-based decoding."""
