@@ -1,0 +1,50 @@
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from zoo.data.charset import Charset
+from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table, label_problem
+from zoo.data.transforms import Preprocess
+from zoo.registry import create_model, get_config
+
+
+def test_label_policy_drop_counts_every_reason(broken_lmdb):
+    cs = Charset.named("alnum36")
+    ds = LmdbDataset(broken_lmdb, Preprocess(), cs, frames=26)
+    assert ds.label_report.as_dict() == {"total": 8, "kept": 5, "empty": 1, "unknown_chars": 1, "too_long": 1}
+    assert ds.label_report.summary() == "5 of 8 labels kept; rejected: 1 empty, 1 unknown chars, 1 too long"
+    assert ds.labels == ["hello", "truncated", "street", "42", "book"]  # case folded, never stripped
+    assert ds.label_report.examples["unknown_chars"] == [(4, "café!")]
+
+
+def test_label_policy_error_names_the_problems(broken_lmdb):
+    with pytest.raises(ValueError, match=r"5 of 8 labels kept.*unknown_chars: \[\(4, 'café!'\)\]"):
+        LmdbDataset(broken_lmdb, Preprocess(), Charset.named("alnum36"), frames=26, label_policy="error")
+
+
+def test_corrupt_images_skipped_and_counted_through_workers(broken_lmdb):
+    cs = Charset.named("alnum36")
+    ds = LmdbDataset(broken_lmdb, Preprocess(), cs, frames=26)
+    loader = DataLoader(ds, batch_size=3, num_workers=2, collate_fn=CtcCollate(cs))
+    batches = list(loader)
+    assert sum(b.skipped["corrupt_image"] for b in batches) == 1
+    assert [label for b in batches for label in b.labels] == ["hello", "street", "42", "book"]
+    first = batches[0]
+    assert first.images.shape == (2, 1, 32, 100)
+    assert first.target_lengths.tolist() == [5, 6]
+    assert cs.decode(first.targets[:5].tolist()) == "hello"
+    # the batch is what CTCLoss takes
+    logits = torch.randn(26, 2, cs.num_classes).log_softmax(-1)
+    loss = torch.nn.CTCLoss()(logits, first.targets, torch.full((2,), 26), first.target_lengths)
+    assert torch.isfinite(loss)
+
+
+def test_keep_ratio_frames_per_width(broken_lmdb):
+    model = create_model("crnn_vgg")
+    pre = Preprocess.from_config(get_config("crnn_vgg"), width_policy="keep_ratio", max_width=120)
+    table = frame_table(model, pre)
+    assert table[100] == model.num_frames(100) == 26 and len(table) == 121
+    assert max(table) == 31
+    assert label_problem("abc" * 10, Charset.named("alnum36"), 31) is None
+    assert label_problem("abc" * 10, Charset.named("alnum36"), 26) == "too_long"
+    assert label_problem("aab" * 10, Charset.named("alnum36"), 31) == "too_long"  # 40 frames with blanks

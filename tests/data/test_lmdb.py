@@ -1,0 +1,92 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import lmdb
+import pytest
+
+from tests.data.conftest import word_image
+from zoo.data.lmdb import LmdbReader, LmdbWriter, SchemaError, image_key
+
+
+def test_public_layout_round_trip(tmp_path):
+    path = tmp_path / "x.lmdb"
+    jpg = word_image("abc")
+    with LmdbWriter(path) as writer:
+        writer.add(jpg, "abc", lexicon=["abc", "abd", "xyz"])
+        writer.add(jpg, "Straße")
+    # the raw keys are exactly the public ones, 1-based
+    env = lmdb.open(str(path), readonly=True, lock=False)
+    with env.begin() as txn:
+        keys = sorted(k for k, _ in txn.cursor())
+        assert keys == [b"image-000000001", b"image-000000002", b"label-000000001", b"label-000000002",
+                        b"lexicon-000000001", b"num-samples"]
+        assert txn.get(b"num-samples") == b"2"
+        assert txn.get(b"lexicon-000000001") == b"abc,abd,xyz"
+        assert txn.get(b"label-000000002") == "Straße".encode()
+        assert txn.get(image_key(1)) == jpg
+    env.close()
+    reader = LmdbReader(path)
+    assert len(reader) == 2
+    assert reader.labels() == ["abc", "Straße"]
+    assert reader.lexicon(1) == ("abc", "abd", "xyz") and reader.lexicon(2) is None
+    assert reader.image(1).size == (100, 32)
+    with pytest.raises(IndexError):
+        reader.label(3)
+
+
+def test_writer_grows_map_and_refuses_bad_images(tmp_path):
+    jpg = word_image("grow", width=400)
+    with LmdbWriter(tmp_path / "g.lmdb", map_size=1 << 15) as writer:
+        for _ in range(300):
+            writer.add(jpg, "grow")
+    assert writer.map_size > 1 << 15
+    assert len(LmdbReader(tmp_path / "g.lmdb")) == 300
+    with pytest.raises(ValueError, match="broken.jpg: not a decodable image"):
+        with LmdbWriter(tmp_path / "bad.lmdb") as writer:
+            writer.add(jpg, "ok")
+            writer.add(jpg[:100], "bad", name="broken.jpg")
+    assert not (tmp_path / "bad.lmdb").exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "g.lmdb"]
+
+
+def test_schema_errors(tmp_path):
+    env = lmdb.open(str(tmp_path / "s.lmdb"))
+    with env.begin(write=True) as txn:
+        txn.put(b"num-samples", b"2")
+        txn.put(b"label-000000001", b"a")
+    env.close()
+    reader = LmdbReader(tmp_path / "s.lmdb")
+    with pytest.raises(SchemaError, match="label-000000002 is missing"):
+        reader.labels()
+    with pytest.raises(FileNotFoundError, match="not an LMDB"):
+        LmdbReader(tmp_path)
+
+
+WRITER_SCRIPT = """
+import sys, time
+from tests.data.conftest import word_image
+from zoo.data.lmdb import LmdbWriter
+jpg = word_image("slow")
+with LmdbWriter(sys.argv[1]) as writer:
+    for i in range(1_000_000):
+        writer.add(jpg, "slow")
+        if i == 2500:
+            print("written", flush=True)
+        if i > 2500:
+            time.sleep(0.001)
+"""
+
+
+def test_killed_writer_leaves_no_database(tmp_path):
+    target = tmp_path / "killed.lmdb"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(target)], stdout=subprocess.PIPE,
+                            text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert proc.stdout.readline().strip() == "written"  # at least two commits have reached the disk
+    temporaries = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    assert temporaries and (temporaries[0] / "data.mdb").stat().st_size > 0
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not target.exists()

@@ -1,0 +1,180 @@
+"""A torch Dataset over a public-layout LMDB, and the collate that turns samples into a CTC batch.
+
+Labels are screened once, up front, against the charset and the model's frame count: a label that is
+empty, has characters outside the charset, or needs more frames than the model emits (CTC needs a
+blank between equal neighbours) is dropped and counted, or is an error, by ``label_policy``. It is
+never stripped of the offending characters or replaced by a dummy. Images are decoded lazily: a
+corrupt one makes ``__getitem__`` return a ``Skipped`` marker, which the collate removes and counts, so
+the count reaches the training loop from every DataLoader worker (``Batch.skipped``; sum it over an
+epoch and report it).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from zoo.data.charset import Charset
+from zoo.data.lmdb import LmdbReader, SchemaError, decode_image
+from zoo.data.transforms import Preprocess
+
+LABEL_POLICIES = ("drop", "error")
+REASONS = ("empty", "unknown_chars", "too_long")
+IMAGE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def frame_table(model, preprocess: Preprocess) -> int | list[int]:
+    """Frames the model emits per input width: one number for a fixed width, else a table indexed by
+    the resized width (keep-ratio widths run from ``preprocess.width`` to ``preprocess.max_width``)."""
+    if preprocess.width_policy == "fixed":
+        return model.num_frames(preprocess.width)
+    return [model.num_frames(max(w, 1)) for w in range(preprocess.max_width + 1)]
+
+
+def max_frames(frames: int | Sequence[int] | None) -> int | None:
+    if frames is None or isinstance(frames, int):
+        return frames
+    return max(frames)
+
+
+@dataclass
+class LabelReport:
+    """What label screening kept and rejected; ``examples`` holds up to 5 (index, label) per reason."""
+    total: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    def reject(self, reason: str, index: int, label: str) -> None:
+        self.rejected[reason] += 1
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < 5:
+            self.examples[reason].append((index, label))
+
+    def summary(self) -> str:
+        parts = [f"{self.rejected[r]} {r.replace('_', ' ')}" for r in REASONS if self.rejected[r]]
+        return f"{self.kept} of {self.total} labels kept" + (f"; rejected: {', '.join(parts)}" if parts else "")
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "kept": self.kept, **{r: self.rejected[r] for r in REASONS}}
+
+
+def label_problem(label: str, charset: Charset, frames: int | None) -> str | None:
+    """Why ``label`` cannot be a CTC target for this charset and frame count (a REASONS entry), or None."""
+    if not label:
+        return "empty"
+    if charset.unknown(label):
+        return "unknown_chars"
+    if frames is not None and not charset.fits(label, frames):
+        return "too_long"
+    return None
+
+
+def screen_labels(labels: Sequence[str], charset: Charset, frames: int | None) -> tuple[list[int], LabelReport]:
+    """1-based indices of the usable labels, and the report of the rest."""
+    report = LabelReport(total=len(labels))
+    keep = []
+    for index, label in enumerate(labels, 1):
+        problem = label_problem(label, charset, frames)
+        if problem is None:
+            keep.append(index)
+        else:
+            report.reject(problem, index, label)
+    report.kept = len(keep)
+    return keep, report
+
+
+class LmdbDataset(Dataset):
+    """(image tensor, case-folded label) pairs from an LMDB, through ``preprocess``.
+
+    ``frames``: the model's frame count (int) or per-width table (``frame_table``); None skips the
+    length check. ``augment(image, rng) -> image`` runs before ``preprocess`` with a generator seeded
+    by (``seed``, epoch, sample index), so augmentation does not depend on the number of workers.
+    """
+
+    def __init__(self, path: str | Path, preprocess: Preprocess, charset: Charset,
+                 frames: int | Sequence[int] | None = None, label_policy: str = "drop",
+                 augment: Callable[[Image.Image, np.random.Generator], Image.Image] | None = None,
+                 seed: int = 0):
+        if label_policy not in LABEL_POLICIES:
+            raise ValueError(f"label_policy {label_policy!r} is not one of {LABEL_POLICIES}")
+        self.reader = LmdbReader(path)
+        self.preprocess, self.charset, self.frames = preprocess, charset, frames
+        self.augment, self.seed, self.epoch = augment, seed, 0
+        labels = self.reader.labels()
+        self.indices, self.label_report = screen_labels(labels, charset, max_frames(frames))
+        if label_policy == "error" and self.label_report.rejected:
+            examples = "; ".join(f"{r}: {ex}" for r, ex in self.label_report.examples.items())
+            raise ValueError(f"{path}: {self.label_report.summary()} (e.g. {examples}). Use "
+                             f"label_policy='drop' to skip them, or choose a charset/width that fits")
+        self.labels = [charset.normalize(labels[i - 1]) for i in self.indices]
+        self.reader.close()  # each DataLoader worker opens its own environment
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Call at the start of each epoch so augmentation differs between epochs."""
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, str] | "Skipped":
+        index = self.indices[i]
+        try:
+            image = decode_image(self.reader.image_bytes(index))
+        except IMAGE_ERRORS as err:
+            if isinstance(err, SchemaError):
+                raise
+            return Skipped("corrupt_image", index)
+        if self.augment is not None:
+            image = self.augment(image, np.random.default_rng([self.seed, self.epoch, index]))
+        tensor = self.preprocess(image)
+        if isinstance(self.frames, list) and not self.charset.fits(self.labels[i], self.frames[tensor.shape[-1]]):
+            return Skipped("too_narrow", index)  # keep-ratio: too few frames for this label at this width
+        return tensor, self.labels[i]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A sample ``__getitem__`` could not produce: ``reason`` is "corrupt_image" or "too_narrow"."""
+    reason: str
+    index: int
+
+
+@dataclass
+class Batch:
+    """A CTC batch: ``images`` (B, C, H, W); ``targets`` the concatenated class indices with
+    ``target_lengths`` (B,), as ``torch.nn.CTCLoss`` takes them; ``skipped`` counts this batch's
+    samples left out, by reason ("corrupt_image": undecodable; "too_narrow": a keep-ratio image too
+    narrow for its label). ``images`` is None when every sample of the batch was skipped."""
+    images: torch.Tensor | None
+    targets: torch.Tensor
+    target_lengths: torch.Tensor
+    labels: list[str]
+    skipped: Counter = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class CtcCollate:
+    """DataLoader ``collate_fn``: drops ``Skipped`` samples (counted by reason), pads widths with
+    ``Preprocess.collate`` and encodes labels with the charset."""
+
+    def __init__(self, charset: Charset):
+        self.charset = charset
+
+    def __call__(self, items: list[tuple[torch.Tensor, str] | Skipped]) -> Batch:
+        kept = [item for item in items if not isinstance(item, Skipped)]
+        labels = [label for _, label in kept]
+        encoded = [self.charset.encode(label) for label in labels]
+        return Batch(
+            images=Preprocess.collate([t for t, _ in kept]) if kept else None,
+            targets=torch.tensor([c for codes in encoded for c in codes], dtype=torch.long),
+            target_lengths=torch.tensor([len(codes) for codes in encoded], dtype=torch.long),
+            labels=labels, skipped=Counter(item.reason for item in items if isinstance(item, Skipped)))

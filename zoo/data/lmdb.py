@@ -1,0 +1,242 @@
+"""The public text-recognition LMDB layout (CRNN's ``create_dataset.py``, used by MJSynth/SynthText
+and the benchmark LMDBs), read and written exactly:
+
+- ``num-samples``: the number of samples, as ASCII digits;
+- ``image-%09d``: the encoded image bytes (JPEG/PNG/...) of sample i, 1-based;
+- ``label-%09d``: its UTF-8 label;
+- ``lexicon-%09d`` (optional): its comma-separated lexicon, so a lexicon benchmark travels in one file.
+
+The writer validates every image, grows the map as needed and writes to a temporary sibling that is
+renamed onto the target only when complete (``zoo.fileio.atomic_path``).
+"""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import lmdb
+from PIL import Image, UnidentifiedImageError
+
+from zoo.fileio import atomic_path
+
+NUM_SAMPLES = b"num-samples"
+INITIAL_MAP_SIZE = 64 << 20
+COMMIT_EVERY = 1000
+
+
+class SchemaError(ValueError):
+    """The database does not follow the public layout (a missing count or sample key)."""
+
+
+def image_key(index: int) -> bytes:
+    return b"image-%09d" % index
+
+
+def label_key(index: int) -> bytes:
+    return b"label-%09d" % index
+
+
+def lexicon_key(index: int) -> bytes:
+    return b"lexicon-%09d" % index
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: bytes
+    label: str
+    lexicon: tuple[str, ...] | None = None
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Decode image bytes fully (a truncated file fails here, not later in a worker)."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def check_image(data: bytes, name: str) -> None:
+    try:
+        decode_image(data)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{name}: not a decodable image ({err}); fix or remove it before import") from err
+
+
+class LmdbReader:
+    """Random access to samples 1..len(reader). Opens lazily, so a reader can be handed to DataLoader
+    workers, each opening its own read-only environment. LMDB refuses a second open of one database
+    in a process, and a forked worker inherits its parent's: call ``close()`` in the parent before
+    workers start (``LmdbDataset`` does)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "data.mdb").is_file():
+            raise FileNotFoundError(f"{self.path} is not an LMDB directory (no data.mdb inside); "
+                                    f"create one with `zoo data import` or `zoo data synth`")
+        self._env = None
+        self._pid = None
+        self.num_samples = self._read_count()
+        self.close()
+
+    def _txn(self):
+        if self._env is None or self._pid != os.getpid():
+            self._env = lmdb.open(str(self.path), readonly=True, lock=False, readahead=False,
+                                  meminit=False, max_readers=64)
+            self._pid = os.getpid()
+        return self._env.begin(buffers=False)
+
+    def _read_count(self) -> int:
+        with self._txn() as txn:
+            raw = txn.get(NUM_SAMPLES)
+        if raw is None:
+            raise SchemaError(f"{self.path}: no 'num-samples' key; not a text-recognition LMDB in the "
+                              f"public layout (num-samples, image-%09d, label-%09d)")
+        try:
+            return int(raw.decode("ascii"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise SchemaError(f"{self.path}: 'num-samples' is {raw[:40]!r}, not an integer") from err
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_env": None, "_pid": None}
+
+    def _get(self, key: bytes) -> bytes | None:
+        with self._txn() as txn:
+            return txn.get(key)
+
+    def _check_index(self, index: int) -> None:
+        if not 1 <= index <= self.num_samples:
+            raise IndexError(f"sample {index} is outside 1..{self.num_samples} of {self.path}")
+
+    def image_bytes(self, index: int) -> bytes:
+        self._check_index(index)
+        data = self._get(image_key(index))
+        if data is None:
+            raise SchemaError(f"{self.path}: key {image_key(index).decode()} is missing "
+                              f"(num-samples says {self.num_samples})")
+        return data
+
+    def label(self, index: int) -> str:
+        self._check_index(index)
+        raw = self._get(label_key(index))
+        if raw is None:
+            raise SchemaError(f"{self.path}: key {label_key(index).decode()} is missing "
+                              f"(num-samples says {self.num_samples})")
+        return raw.decode("utf-8")
+
+    def labels(self) -> list[str]:
+        """Every label, in order, in one read transaction (fast enough for millions)."""
+        out = []
+        with self._txn() as txn:
+            for i in range(1, self.num_samples + 1):
+                raw = txn.get(label_key(i))
+                if raw is None:
+                    raise SchemaError(f"{self.path}: key {label_key(i).decode()} is missing "
+                                      f"(num-samples says {self.num_samples})")
+                out.append(raw.decode("utf-8"))
+        return out
+
+    def lexicon(self, index: int) -> tuple[str, ...] | None:
+        self._check_index(index)
+        raw = self._get(lexicon_key(index))
+        return None if raw is None else tuple(raw.decode("utf-8").split(","))
+
+    def sample(self, index: int) -> Sample:
+        return Sample(self.image_bytes(index), self.label(index), self.lexicon(index))
+
+    def image(self, index: int) -> Image.Image:
+        return decode_image(self.image_bytes(index))
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    def __enter__(self) -> "LmdbReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class LmdbWriter:
+    """Append samples; on a clean exit the database appears at ``path`` complete, with num-samples.
+
+    ``with LmdbWriter("out.lmdb") as w: w.add(jpeg_bytes, "word")``. Any exception (or a kill)
+    leaves no database at ``path``; an existing one is replaced only on success.
+    """
+
+    def __init__(self, path: str | Path, validate: bool = True, map_size: int = INITIAL_MAP_SIZE):
+        self.path = Path(path)
+        self.validate = validate
+        self.map_size = map_size
+        self.count = 0
+        self._pending: list[tuple[bytes, bytes]] = []
+        self._atomic = None
+        self._env = None
+
+    def __enter__(self) -> "LmdbWriter":
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._env = lmdb.open(str(tmp), map_size=self.map_size, subdir=True, meminit=False)
+        return self
+
+    def add(self, image: bytes, label: str, lexicon: Iterable[str] | None = None, name: str | None = None) -> int:
+        """Add one sample; returns its 1-based index. ``name`` identifies it in error messages."""
+        index = self.count + 1
+        if self.validate:
+            check_image(image, name or f"sample {index}")
+        self._pending += [(image_key(index), image), (label_key(index), label.encode("utf-8"))]
+        if lexicon is not None:
+            words = list(lexicon)
+            bad = [w for w in words if "," in w]
+            if bad:
+                raise ValueError(f"{name or f'sample {index}'}: lexicon words may not contain ',' "
+                                 f"(the separator): {bad[:3]}")
+            self._pending.append((lexicon_key(index), ",".join(words).encode("utf-8")))
+        self.count = index
+        if len(self._pending) >= 2 * COMMIT_EVERY:
+            self._flush()
+        return index
+
+    def _flush(self, extra: list[tuple[bytes, bytes]] = ()) -> None:
+        items = self._pending + list(extra)
+        while True:
+            try:
+                with self._env.begin(write=True) as txn:
+                    for key, value in items:
+                        txn.put(key, value)
+                break
+            except lmdb.MapFullError:  # the transaction was aborted: grow the map and redo it
+                self.map_size *= 2
+                self._env.set_mapsize(self.map_size)
+        self._pending = []
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        failure = exc
+        if exc is None:
+            try:
+                self._flush([(NUM_SAMPLES, str(self.count).encode("ascii"))])
+                self._env.sync(True)
+            except BaseException as err:  # a failed final commit must not be renamed into place
+                failure = err
+        self._env.close()
+        if failure is None:
+            self._atomic.__exit__(None, None, None)
+            return False
+        self._atomic.__exit__(type(failure), failure, failure.__traceback__)
+        if failure is not exc:
+            raise failure
+        return False
+
+
+def write_lmdb(path: str | Path, samples: Iterable[Sample]) -> int:
+    """Write ``samples`` to ``path`` atomically; returns the count."""
+    with LmdbWriter(path) as writer:
+        for sample in samples:
+            writer.add(sample.image, sample.label, sample.lexicon)
+    return writer.count
