@@ -178,12 +178,17 @@ class LmdbWriter:
         self._pending: list[tuple[bytes, bytes]] = []
         self._atomic = None
         self._env = None
+        self._tmp: Path | None = None
 
     def __enter__(self) -> "LmdbWriter":
         self._atomic = atomic_path(self.path)
-        tmp = self._atomic.__enter__()
-        self._env = lmdb.open(str(tmp), map_size=self.map_size, subdir=True, meminit=False)
+        self._tmp = self._atomic.__enter__()
+        self._env = lmdb.open(str(self._tmp), map_size=self.map_size, subdir=True, meminit=False)
         return self
+
+    def attach(self, name: str, text: str) -> None:
+        """A text file inside the database directory (e.g. how it was made); LMDB readers ignore it."""
+        (self._tmp / name).write_text(text, encoding="utf-8")
 
     def add(self, image: bytes, label: str, lexicon: Iterable[str] | None = None, name: str | None = None) -> int:
         """Add one sample; returns its 1-based index. ``name`` identifies it in error messages."""

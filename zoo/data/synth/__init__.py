@@ -1,0 +1,100 @@
+"""The synthetic word renderer: ``synthesize(n, out, seed, workers)`` writes an MJSynth-like LMDB.
+
+Words (``words``) in fonts found on the machine (``fonts``) over procedural backgrounds
+(``backgrounds``), distorted (``effects``) and rendered by ``render.Renderer``. Sample i depends only
+on (seed, i), so the output is the same for any number of workers.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from zoo.data.charset import Charset
+from zoo.data.lmdb import LmdbWriter
+from zoo.data.synth.fonts import FontInfo, discover_fonts, font_warning
+from zoo.data.synth.render import RenderConfig, Renderer
+from zoo.data.vocabulary import SOURCE as VOCABULARY_SOURCE
+
+CHUNK = 128
+_worker_renderer: Renderer | None = None
+
+
+@dataclass
+class SynthReport:
+    path: str
+    samples: int
+    seed: int
+    workers: int
+    seconds: float
+    fonts: int
+    font_families: int
+    warning: str | None
+
+    @property
+    def rate(self) -> float:
+        return self.samples / max(self.seconds, 1e-9)
+
+
+def usable_fonts(charset: Charset, font_dirs: tuple[str, ...] = ()) -> list[FontInfo]:
+    """Fonts that can draw the charset: all of it, or (for a large set such as Chinese) at least some
+    of it; the renderer picks, per word, a font that has every character of that word."""
+    fonts, _ = discover_fonts(tuple(font_dirs))
+    chars = "".join(sorted(set(charset.chars) | {c for ch in charset.chars for c in (ch.lower(), ch.upper())}
+                           if charset.case != "keep" else set(charset.chars)))
+    full = [f for f in fonts if f.covers(chars)]
+    partial = full or [f for f in fonts if any(f.covers(c) for c in chars)]
+    if not partial:
+        raise FileNotFoundError(f"no font on this machine draws any character of the charset "
+                                f"({len(fonts)} fonts found); see docs/data.md for font packages or pass --fonts DIR")
+    return partial
+
+
+def _init_worker(charset: Charset, fonts: list[FontInfo], seed: int, config: RenderConfig,
+                 backgrounds: str | None) -> None:
+    global _worker_renderer
+    _worker_renderer = Renderer(charset, fonts, seed, config, backgrounds)
+
+
+def _render_chunk(indices: range) -> list[tuple[bytes, str]]:
+    return [_worker_renderer(i) for i in indices]
+
+
+def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset: Charset | None = None,
+               config: RenderConfig = RenderConfig(), font_dirs: tuple[str, ...] = (),
+               backgrounds: str | None = None, progress=None) -> SynthReport:
+    """Render ``n`` samples (indices 0..n-1 of the data set ``seed``) into the LMDB ``out``."""
+    if n < 1:
+        raise ValueError(f"--n must be at least 1, got {n}")
+    charset = charset or Charset.named("alnum36")
+    fonts = usable_fonts(charset, font_dirs)
+    init = (charset, fonts, seed, config, backgrounds)
+    chunks = [range(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
+    start = time.perf_counter()
+    task = progress.add_task("rendering", total=n, unit="img") if progress else None
+    # images come straight from the renderer's JPEG encoder, so the writer does not decode them again
+    with LmdbWriter(out, validate=False) as writer:
+        for samples in _render(init, chunks, workers):
+            for image, label in samples:
+                writer.add(image, label)
+            if progress:
+                progress.advance(task, len(samples))
+        report = SynthReport(str(out), n, seed, workers, time.perf_counter() - start, len(fonts),
+                             len({f.family for f in fonts}), font_warning(fonts))
+        writer.attach("synth.json", json.dumps({
+            "seed": seed, "samples": n, "charset": charset.chars, "case": charset.case,
+            "vocabulary": VOCABULARY_SOURCE, "config": asdict(config), "backgrounds": backgrounds or "procedural",
+            "fonts": [f"{f.name} ({f.source})" for f in fonts]}, indent=1))
+    return report
+
+
+def _render(init: tuple, chunks: list[range], workers: int):
+    if workers <= 1:
+        _init_worker(*init)
+        yield from map(_render_chunk, chunks)
+        return
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=init) as pool:
+        yield from pool.imap(_render_chunk, chunks)

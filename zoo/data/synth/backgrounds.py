@@ -1,0 +1,91 @@
+"""Procedural backgrounds behind rendered words: flat, gradients, smooth textures, pixel noise and
+crops of larger images blended in (MJSynth blends crops of natural images; with none available here,
+the crops come from procedurally drawn scenes, or from the user's images with ``--backgrounds DIR``).
+
+Every background is ``base colour + amplitude x (pattern - 0.5)`` with the amplitude bounded by the
+renderer, so the contrast between text and background stays controlled."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+KINDS = ("flat", "gradient", "texture", "noise", "crop")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def _gradient(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    angle = rng.uniform(0, 2 * np.pi)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = np.cos(angle) * x / max(w, 1) + np.sin(angle) * y / max(h, 1)
+    ramp -= ramp.min()
+    return (ramp / max(float(ramp.max()), 1e-6))[..., None]
+
+
+def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Smooth value noise: a coarse random grid upsampled bilinearly, two octaves, per channel."""
+    out = np.zeros((h, w, 3), np.float32)
+    for cells, weight in ((4, 0.65), (16, 0.35)):
+        grid = (rng.random((max(2, h * cells // max(w, 1) + 2), cells + 2, 3)) * 255).astype(np.uint8)
+        out += weight * np.asarray(Image.fromarray(grid).resize((w, h), Image.BILINEAR), np.float32) / 255.0
+    return out
+
+
+def _noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    return rng.random((h, w, 1), dtype=np.float32)
+
+
+class CropPool:
+    """Large images to cut background crops from: the user's, or procedurally drawn scenes
+    (overlapping rectangles, ellipses and lines, blurred) made from ``seed``."""
+
+    def __init__(self, seed: int, directory: str | Path | None = None, count: int = 12):
+        if directory is not None:
+            paths = sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not paths:
+                raise FileNotFoundError(f"--backgrounds {directory}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
+            self.images = [np.asarray(Image.open(p).convert("RGB"), np.float32) / 255.0 for p in paths]
+        else:
+            rng = np.random.default_rng([seed, 0xB6])
+            self.images = [self._scene(rng) for _ in range(count)]
+
+    @staticmethod
+    def _scene(rng: np.random.Generator, w: int = 480, h: int = 160) -> np.ndarray:
+        image = Image.new("RGB", (w, h), tuple(int(c) for c in rng.integers(0, 256, 3)))
+        draw = ImageDraw.Draw(image)
+        for _ in range(40):
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            x0, y0 = rng.integers(-40, w), rng.integers(-40, h)
+            x1, y1 = x0 + rng.integers(5, 160), y0 + rng.integers(5, 120)
+            shape = rng.integers(3)
+            if shape == 0:
+                draw.rectangle((x0, y0, x1, y1), fill=colour)
+            elif shape == 1:
+                draw.ellipse((x0, y0, x1, y1), fill=colour)
+            else:
+                draw.line((x0, y0, x1, y1), fill=colour, width=int(rng.integers(1, 8)))
+        image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 2.5))))
+        return np.asarray(image, np.float32) / 255.0
+
+    def crop(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+        source = self.images[rng.integers(len(self.images))]
+        sh, sw = source.shape[:2]
+        scale = max(h / sh, w / sw, rng.uniform(0.2, 1.0))
+        ch, cw = min(sh, int(np.ceil(h / scale))), min(sw, int(np.ceil(w / scale)))
+        y, x = rng.integers(0, sh - ch + 1), rng.integers(0, sw - cw + 1)
+        patch = Image.fromarray((source[y:y + ch, x:x + cw] * 255).astype(np.uint8))
+        return np.asarray(patch.resize((w, h), Image.BILINEAR), np.float32) / 255.0
+
+
+def background(rng: np.random.Generator, h: int, w: int, base: np.ndarray, amplitude: float,
+               pool: CropPool, weights: tuple[float, ...] = (0.25, 0.2, 0.2, 0.1, 0.25)) -> tuple[np.ndarray, str]:
+    """An (h, w, 3) float image in 0..255 around ``base`` (RGB, 0..255) varying by at most
+    ``amplitude``, and the kind drawn."""
+    p = np.asarray(weights, np.float64)
+    kind = KINDS[rng.choice(len(KINDS), p=p / p.sum())]
+    if kind == "flat":
+        return np.broadcast_to(base.astype(np.float32), (h, w, 3)), kind
+    pattern = {"gradient": _gradient, "texture": _texture, "noise": _noise}.get(kind)
+    values = pattern(rng, h, w) if pattern else pool.crop(rng, h, w)
+    return np.clip(base + amplitude * (values - 0.5), 0, 255).astype(np.float32), kind

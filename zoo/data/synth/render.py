@@ -1,0 +1,190 @@
+"""Render one word image, MJSynth style (Jaderberg et al., 2014): font rendering, border and shadow,
+colouring against a procedural background, projective distortion and curvature, blur, noise and JPEG
+compression. Sample ``index`` is drawn from ``numpy.random.default_rng([seed, index])`` alone, so a
+data set is the same for a given seed whatever the number of workers (and the fonts installed)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from zoo.data.charset import Charset
+from zoo.data.synth import effects
+from zoo.data.synth.backgrounds import CropPool, background
+from zoo.data.synth.fonts import FontInfo
+from zoo.data.synth.words import WordMix, WordSampler
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Ranges every sample draws from. Probabilities are per sample; font sizes and distortions in
+    pixels at render scale (the word is then resized to ``height``)."""
+    height: int = 32
+    font_size: tuple[int, int] = (26, 44)
+    min_contrast: float = 0.3          # luminance difference text/background, as a fraction of 255
+    p_border: float = 0.15
+    p_shadow: float = 0.15
+    p_spacing: float = 0.2             # extra letter spacing (drawn glyph by glyph)
+    p_curve: float = 0.2
+    max_curve: float = 0.12            # sine amplitude, fraction of the text height
+    p_warp: float = 0.6
+    max_rotation: float = 4.0          # degrees
+    perspective: float = 0.12          # corner shift, fraction of the text height
+    p_blur: float = 0.5
+    max_blur: float = 1.0              # Gaussian radius, in stored pixels
+    p_noise: float = 0.5
+    max_noise: float = 8.0             # noise sigma, 0..255
+    jpeg_quality: tuple[int, int] = (35, 95)
+    p_vertical: float = 0.0            # vertical text (charsets written top to bottom)
+    max_frames: int = 26               # longest CTC target: 100 px at stride 4 (CRNN's 26 frames)
+    words: WordMix = WordMix()
+
+
+def _luma(colour: np.ndarray) -> float:
+    return float(colour @ LUMA)
+
+
+def random_colours(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` RGB colours, 0..255, each with a uniformly drawn saturation (scene colours are rarely
+    pure hues)."""
+    colours = rng.integers(0, 256, (n, 3)).astype(np.float32)
+    grey = colours.mean(1, keepdims=True)
+    return grey + rng.uniform(0.0, 1.0, (n, 1)).astype(np.float32) * (colours - grey)
+
+
+def random_colour(rng: np.random.Generator) -> np.ndarray:
+    return random_colours(rng, 1)[0]
+
+
+def pick_colours(rng: np.random.Generator, min_contrast: float) -> tuple[np.ndarray, np.ndarray]:
+    """Background and text colours (RGB, 0..255) whose luminances differ by at least ``min_contrast``."""
+    colours = random_colours(rng, 17)
+    bg, candidates = colours[0], colours[1:]
+    ok = np.abs(candidates @ LUMA - _luma(bg)) >= 255 * min_contrast
+    if ok.any():
+        return bg, candidates[np.argmax(ok)]
+    return bg, np.full(3, 0.0 if _luma(bg) > 127.5 else 255.0, np.float32)
+
+
+class Renderer:
+    """Renders sample ``index`` of a data set: ``renderer(index) -> (JPEG bytes, label)``."""
+
+    def __init__(self, charset: Charset, fonts: list[FontInfo], seed: int, config: RenderConfig = RenderConfig(),
+                 backgrounds: str | None = None):
+        if not fonts:
+            raise ValueError("the renderer needs at least one font")
+        self.charset, self.fonts, self.seed, self.config = charset, list(fonts), seed, config
+        drawable = "".join(c for c in charset.chars if any(f.covers(c) for f in fonts))
+        self.sampler = WordSampler(charset, config.max_frames, config.words, alphabet=drawable)
+        self.pool = CropPool(seed, backgrounds)
+        self._font_cache: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
+
+    def __call__(self, index: int) -> tuple[bytes, str]:
+        rng = np.random.default_rng([self.seed, index])
+        text = self.sampler(rng)
+        image = self.render(text, rng)
+        return effects.jpeg_bytes(image, rng.integers(*self.config.jpeg_quality, endpoint=True)), text
+
+    def _font(self, rng: np.random.Generator, text: str) -> ImageFont.FreeTypeFont:
+        start = int(rng.integers(len(self.fonts)))
+        for k in range(len(self.fonts)):  # the first font, from a random start, that has every glyph
+            i = (start + k) % len(self.fonts)
+            if self.fonts[i].covers(text):
+                break
+        else:
+            raise ValueError(f"no font covers {text!r}")
+        size = int(rng.integers(*self.config.font_size, endpoint=True))
+        key = (i, size)
+        if key not in self._font_cache:
+            self._font_cache[key] = ImageFont.truetype(self.fonts[i].path, size, layout_engine=ImageFont.Layout.BASIC)
+        return self._font_cache[key]
+
+    def _text_masks(self, text: str, font: ImageFont.FreeTypeFont, rng: np.random.Generator,
+                    vertical: bool) -> Image.Image:
+        """An "LA" image: L holds the glyphs, A the glyphs with their border (equal without one)."""
+        c = self.config
+        size = font.size
+        stroke = int(rng.integers(1, max(2, size // 12) + 1)) if rng.random() < c.p_border else 0
+        spacing = rng.uniform(0.05, 0.4) * size if rng.random() < c.p_spacing else 0.0
+        if vertical:
+            positions = [(0.0, k * size * 1.05) for k in range(len(text))]
+            width, height = size * 1.2, size * 1.05 * len(text)
+        elif spacing:
+            advances = np.cumsum([0.0] + [font.getlength(ch) + spacing for ch in text[:-1]])
+            positions = [(float(x), 0.0) for x in advances]
+            width, height = advances[-1] + font.getlength(text[-1]), sum(font.getmetrics())
+        else:
+            positions, width, height = [(0.0, 0.0)], font.getlength(text), sum(font.getmetrics())
+        pad = stroke + size // 4
+        canvas = (int(width) + 2 * pad, int(height) + 2 * pad)
+        pieces = [text] if len(positions) == 1 else list(text)
+        masks = []
+        for stroke_width in sorted({0, stroke}):
+            mask = Image.new("L", canvas, 0)
+            draw = ImageDraw.Draw(mask)
+            for piece, (x, y) in zip(pieces, positions):
+                draw.text((pad + x, pad + y), piece, font=font, fill=255, stroke_width=stroke_width, stroke_fill=255)
+            masks.append(mask)
+        return Image.merge("LA", (masks[0], masks[-1]))
+
+    def render(self, text: str, rng: np.random.Generator) -> Image.Image:
+        c = self.config
+        font = self._font(rng, text)
+        vertical = rng.random() < c.p_vertical
+        masks = self._text_masks(text, font, rng, vertical)
+        if vertical:  # stored as a horizontal line, as a pipeline rotates a tall crop before reading it
+            masks = masks.transpose(Image.Transpose.ROTATE_90)
+        if rng.random() < c.p_curve:
+            bent = effects.curve(np.asarray(masks), rng, rng.uniform(-c.max_curve, c.max_curve) * font.size)
+            masks = Image.fromarray(bent, "LA")
+        if rng.random() < c.p_warp:
+            masks = effects.warp(masks, rng, c.max_rotation, c.perspective)
+        masks = self._crop(masks, rng, font.size)
+        scale = c.height / masks.height
+        masks = masks.resize((max(1, round(masks.width * scale)), c.height), Image.BILINEAR)
+        return self._colour(masks, rng, font.size * scale)
+
+    @staticmethod
+    def _crop(masks: Image.Image, rng: np.random.Generator, size: int) -> Image.Image:
+        """Cut to the inked box plus a random margin (MJSynth crops are tight, not exact)."""
+        box = masks.getchannel("A").getbbox()
+        if box is None:
+            return masks
+        left, top, right, bottom = box
+        my = rng.integers(0, max(1, size // 5), 2)
+        mx = rng.integers(0, max(1, size // 3), 2)
+        return masks.crop((left - mx[0], top - my[0], right + mx[1], bottom + my[1]))  # zeros past the edge
+
+    def _colour(self, masks: Image.Image, rng: np.random.Generator, size: float) -> Image.Image:
+        """Background, shadow, border and text colours; then blur and noise. ``size``: the font size
+        in these pixels."""
+        c = self.config
+        w, h = masks.size
+        fill, outline = masks.split()
+        bg_colour, fg_colour = pick_colours(rng, c.min_contrast)
+        contrast = abs(_luma(fg_colour) - _luma(bg_colour))
+        # the pattern moves a pixel by at most amplitude / 2, so local contrast stays >= half of it
+        canvas, _ = background(rng, h, w, bg_colour, rng.uniform(0.2, 1.0) * contrast, self.pool)
+        image = Image.fromarray(canvas.astype(np.uint8))
+        if rng.random() < c.p_shadow:
+            dx, dy = rng.integers(-int(size) // 10 - 1, int(size) // 10 + 2, 2)
+            strength = rng.uniform(0.3, 0.8)
+            shadow = Image.new("L", (w, h), 0)
+            shadow.paste(outline.point(lambda v: int(v * strength)), (int(dx), int(dy)))
+            image = _paint(image, np.where(_luma(fg_colour) > 127.5, 0.0, 255.0).repeat(3), shadow)
+        if fill.tobytes() != outline.tobytes():  # a border: a second colour around the glyphs
+            image = _paint(image, random_colour(rng), outline)
+        image = _paint(image, fg_colour, fill)
+        if rng.random() < c.p_blur:
+            image = effects.blur(image, rng.uniform(0, c.max_blur))
+        if rng.random() < c.p_noise:
+            image = Image.fromarray(effects.add_noise(np.asarray(image), rng, rng.uniform(0, c.max_noise)))
+        return image
+
+
+def _paint(image: Image.Image, colour: np.ndarray, mask: Image.Image) -> Image.Image:
+    """``colour`` over ``image`` with ``mask`` as its opacity."""
+    return Image.composite(Image.new("RGB", image.size, tuple(int(v) for v in colour)), image, mask)
