@@ -1,5 +1,12 @@
-"""Lexicon-free CTC decoding. Class 0 is the blank; class i >= 1 is ``charset[i - 1]``."""
+"""Lexicon-free CTC decoding: best path and prefix beam search.
+
+Class 0 is the blank; class i >= 1 is ``charset[i - 1]``.
+"""
 from __future__ import annotations
+
+import heapq
+import math
+from typing import Callable, Hashable, Iterable
 
 import torch
 
@@ -13,3 +20,61 @@ def greedy_decode(logits: torch.Tensor, charset: str, blank: int = 0) -> list[st
     keep = best != blank
     keep[:, 1:] &= best[:, 1:] != best[:, :-1]
     return ["".join(charset[i - 1] for i in row[mask].tolist()) for row, mask in zip(best, keep)]
+
+
+Expand = Callable[[Hashable], Iterable[tuple[int, Hashable]]]
+
+
+def prefix_beam_search(log_probs: torch.Tensor, beam_width: int, blank: int = 0, expand: Expand | None = None,
+                       root: Hashable = ()) -> list[tuple[Hashable, float]]:
+    """CTC prefix beam search over one image's (frames, classes) log-probabilities.
+
+    Each beam is a *prefix* (a collapsed label sequence), carrying log p(prefix, path ends in
+    blank) and log p(prefix, path ends in a label) summed over all surviving alignments; after
+    every frame only the ``beam_width`` most probable prefixes are kept (Graves 2012, ch. 7;
+    Hannun et al. 2014). ``expand(prefix)`` lists the allowed (class, longer prefix) extensions:
+    by default every class, with prefixes as tuples of classes; a lexicon trie passes its node ids
+    and children instead (``zoo.decode.lexicon.trie_beam_search``). Returns the final beams, most
+    probable first, as (prefix, log-probability).
+    """
+    expand = expand or _extend_tuple(log_probs.shape[-1], blank)
+    frames = log_probs.tolist()
+    beams = {root: (0.0, -math.inf)}
+    last_class: dict[Hashable, int | None] = {root: None}
+    for y in frames:
+        grown: dict[Hashable, list[float]] = {}
+        for prefix, (p_blank, p_label) in beams.items():
+            total = _logaddexp(p_blank, p_label)
+            entry = grown.setdefault(prefix, [-math.inf, -math.inf])
+            entry[0] = _logaddexp(entry[0], total + y[blank])
+            last = last_class[prefix]
+            if last is not None:  # the last label repeated without a blank collapses into it
+                entry[1] = _logaddexp(entry[1], p_label + y[last])
+            for cls, longer in expand(prefix):
+                # a repeated label is a new character only after a blank
+                source = p_blank if cls == last else total
+                child = grown.setdefault(longer, [-math.inf, -math.inf])
+                child[1] = _logaddexp(child[1], source + y[cls])
+                last_class[longer] = cls
+        alive = ((prefix, p) for prefix, p in grown.items() if max(p) > -math.inf)  # reachable prefixes only
+        best = heapq.nlargest(beam_width, alive, key=lambda item: _logaddexp(*item[1]))
+        beams = {prefix: tuple(p) for prefix, p in best}
+    return [(prefix, _logaddexp(*p)) for prefix, p in sorted(beams.items(), key=lambda i: -_logaddexp(*i[1]))]
+
+
+def beam_search_decode(logits: torch.Tensor, charset: str, beam_width: int = 10, blank: int = 0) -> list[str]:
+    """Lexicon-free transcription by prefix beam search: the most probable *labelling* (summed over
+    its alignments) among the beams, where best path takes the most probable single alignment."""
+    log_probs = logits.float().log_softmax(-1)
+    return ["".join(charset[c - 1] for c in prefix_beam_search(lp, beam_width, blank)[0][0]) for lp in log_probs]
+
+
+def _extend_tuple(num_classes: int, blank: int) -> Expand:
+    classes = [c for c in range(num_classes) if c != blank]
+    return lambda prefix: ((c, prefix + (c,)) for c in classes)
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a < b:
+        a, b = b, a
+    return a if b == -math.inf else a + math.log1p(math.exp(b - a))
