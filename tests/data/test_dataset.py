@@ -3,7 +3,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from zoo.data.charset import Charset
-from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table, label_problem
+from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
 from zoo.data.transforms import Preprocess
 from zoo.registry import create_model, get_config
 
@@ -45,6 +45,7 @@ def test_keep_ratio_frames_per_width(broken_lmdb):
     table = frame_table(model, pre)
     assert table[100] == model.num_frames(100) == 26 and len(table) == 121
     assert max(table) == 31
-    assert label_problem("abc" * 10, Charset.named("alnum36"), 31) is None
-    assert label_problem("abc" * 10, Charset.named("alnum36"), 26) == "too_long"
-    assert label_problem("aab" * 10, Charset.named("alnum36"), 31) == "too_long"  # 40 frames with blanks
+    cs = Charset.named("alnum36")
+    assert cs.label_problem("abc" * 10, 31) is None
+    assert cs.label_problem("abc" * 10, 26) == "too_long"
+    assert cs.label_problem("aab" * 10, 31) == "too_long"  # 40 frames with the blanks

@@ -13,6 +13,7 @@ from pathlib import Path
 from zoo.registry import ALPHANUMERIC_36
 
 CASE_POLICIES = ("fold-lower", "fold-upper", "keep")
+LABEL_PROBLEMS = ("empty", "unknown_chars", "too_long")
 ALPHANUMERIC_62 = string.digits + string.ascii_lowercase + string.ascii_uppercase
 PRINTABLE_94 = "".join(c for c in string.printable if not c.isspace())
 NAMED = {  # name: (characters, case policy)
@@ -111,6 +112,16 @@ class Charset:
 
     def fits(self, text: str, frames: int) -> bool:
         return self.min_frames(self.normalize(text)) <= frames
+
+    def label_problem(self, label: str, frames: int | None = None) -> str | None:
+        """Why ``label`` cannot be a CTC target here (one of LABEL_PROBLEMS), or None."""
+        if not label:
+            return "empty"
+        if self.unknown(label):
+            return "unknown_chars"
+        if frames is not None and not self.fits(label, frames):
+            return "too_long"
+        return None
 
 
 def read_charset_lines(path: str | Path) -> list[str]:

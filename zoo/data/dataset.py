@@ -20,12 +20,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from zoo.data.charset import Charset
+from zoo.data.charset import LABEL_PROBLEMS, Charset
 from zoo.data.lmdb import LmdbReader, SchemaError, decode_image
 from zoo.data.transforms import Preprocess
 
 LABEL_POLICIES = ("drop", "error")
-REASONS = ("empty", "unknown_chars", "too_long")
 IMAGE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
@@ -58,22 +57,11 @@ class LabelReport:
             self.examples[reason].append((index, label))
 
     def summary(self) -> str:
-        parts = [f"{self.rejected[r]} {r.replace('_', ' ')}" for r in REASONS if self.rejected[r]]
+        parts = [f"{self.rejected[r]} {r.replace('_', ' ')}" for r in LABEL_PROBLEMS if self.rejected[r]]
         return f"{self.kept} of {self.total} labels kept" + (f"; rejected: {', '.join(parts)}" if parts else "")
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "kept": self.kept, **{r: self.rejected[r] for r in REASONS}}
-
-
-def label_problem(label: str, charset: Charset, frames: int | None) -> str | None:
-    """Why ``label`` cannot be a CTC target for this charset and frame count (a REASONS entry), or None."""
-    if not label:
-        return "empty"
-    if charset.unknown(label):
-        return "unknown_chars"
-    if frames is not None and not charset.fits(label, frames):
-        return "too_long"
-    return None
+        return {"total": self.total, "kept": self.kept, **{r: self.rejected[r] for r in LABEL_PROBLEMS}}
 
 
 def screen_labels(labels: Sequence[str], charset: Charset, frames: int | None) -> tuple[list[int], LabelReport]:
@@ -81,7 +69,7 @@ def screen_labels(labels: Sequence[str], charset: Charset, frames: int | None) -
     report = LabelReport(total=len(labels))
     keep = []
     for index, label in enumerate(labels, 1):
-        problem = label_problem(label, charset, frames)
+        problem = charset.label_problem(label, frames)
         if problem is None:
             keep.append(index)
         else:

@@ -245,3 +245,57 @@ def write_lmdb(path: str | Path, samples: Iterable[Sample]) -> int:
         for sample in samples:
             writer.add(sample.image, sample.label, sample.lexicon)
     return writer.count
+
+
+@dataclass
+class VerifyReport:
+    """Counts from a full scan; ``examples`` holds up to 5 (index, label) per problem."""
+    path: str
+    samples: int = 0
+    undecodable: int = 0
+    empty: int = 0
+    unknown_chars: int = 0
+    too_long: int = 0
+    with_lexicon: int = 0
+    examples: dict = None
+
+    def rows(self) -> list[dict]:
+        return [{"check": name.replace("_", " "), "count": getattr(self, name)} for name in
+                ("samples", "undecodable", "empty", "unknown_chars", "too_long", "with_lexicon")]
+
+    @property
+    def problems(self) -> int:
+        return self.undecodable + self.empty + self.unknown_chars + self.too_long
+
+
+def verify_lmdb(path: str | Path, charset=None, frames: int | None = None, progress=None) -> VerifyReport:
+    """Decode every image and check every label: empty, characters outside ``charset`` (a
+    ``zoo.data.charset.Charset``; None skips the check), more than ``frames`` CTC frames. A missing
+    key raises SchemaError."""
+    reader = LmdbReader(path)
+    report = VerifyReport(str(path), len(reader), examples={})
+    task = progress.add_task("verifying", total=len(reader), unit="img") if progress else None
+
+    def note(problem: str, index: int, label: str) -> None:
+        setattr(report, problem, getattr(report, problem) + 1)
+        report.examples.setdefault(problem, [])
+        if len(report.examples[problem]) < 5:
+            report.examples[problem].append((index, label))
+
+    for index in range(1, len(reader) + 1):
+        label = reader.label(index)
+        try:
+            decode_image(reader.image_bytes(index))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+            if isinstance(err, SchemaError):
+                raise
+            note("undecodable", index, label)
+        if not label:
+            note("empty", index, label)
+        elif charset is not None and (problem := charset.label_problem(label, frames)):
+            note(problem, index, label)
+        report.with_lexicon += reader.lexicon(index) is not None
+        if progress:
+            progress.advance(task)
+    reader.close()
+    return report

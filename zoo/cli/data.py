@@ -1,0 +1,133 @@
+"""``zoo data import|verify|show|synth``: build, check and look at LMDB data sets."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EPILOG = """examples:
+  zoo data synth --n 100000 --out runs/data/synth.lmdb --seed 0 --workers 2
+  zoo data import ../shared/data/ic03 --out runs/data/ic03.lmdb --lexicon ../shared/data/ic03/lexicon_50.txt
+  zoo data import train_list.txt --out train.lmdb                      ('file word' lines)
+  zoo data import data_train.txt --charset char_std_5990.txt --out zh.lmdb   (index labels)
+  zoo data verify runs/data/ic03.lmdb --charset alnum36 --max-width 100
+  zoo data show runs/data/synth.lmdb -n 32 --out runs/data/synth.png"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from zoo.cli import HelpFormatter
+
+    p = subparsers.add_parser(
+        "data", help="import, verify, show and synthesise LMDB data sets", formatter_class=HelpFormatter,
+        description="Data sets in the public text-recognition LMDB layout (num-samples, image-%%09d, "
+                    "label-%%09d, optional lexicon-%%09d; 1-based), as MJSynth/SynthText and the benchmark "
+                    "LMDBs use it.", epilog=EPILOG)
+    verbs = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+
+    imp = verbs.add_parser("import", formatter_class=HelpFormatter, help="labelled images -> LMDB",
+                           description="Write labelled images to an LMDB (atomically: an interrupted import "
+                           "leaves nothing at --out). SRC is a folder with gt.txt ('file<TAB>word'), a "
+                           "'file word' list, or with --charset an index-label list ('file i j k', indices "
+                           "into the charset file).", epilog=EPILOG)
+    imp.add_argument("src", help="folder with gt.txt, or a list file")
+    imp.add_argument("--out", required=True, metavar="X.lmdb")
+    imp.add_argument("--format", default="auto", choices=("auto", "gt", "list", "index"))
+    imp.add_argument("--charset", metavar="FILE", help="charset file of an index-label list (one char per line)")
+    imp.add_argument("--index-base", type=int, default=0, choices=(0, 1), help="index of the charset file's first line")
+    imp.add_argument("--lexicon", metavar="FILE", help="line k: comma-separated lexicon of sample k (e.g. lexicon_50.txt)")
+    imp.set_defaults(func=run_import)
+
+    ver = verbs.add_parser("verify", formatter_class=HelpFormatter, help="scan an LMDB and count problems",
+                           description="Decode every image and check every label; count undecodable images, "
+                           "empty labels, labels with characters outside --charset, and labels needing more "
+                           "CTC frames than --model emits at --max-width (a repeated character needs a blank "
+                           "between). Exits 2 when the database does not follow the layout.", epilog=EPILOG)
+    ver.add_argument("lmdb")
+    ver.add_argument("--charset", help="alnum36, alnum62, printable94 or a charset file")
+    ver.add_argument("--max-width", type=int, metavar="W", help="widest input the model sees (px)")
+    ver.add_argument("--model", default="crnn_vgg", help="registered model whose frame count applies")
+    ver.add_argument("--out", metavar="DIR", help="also write verify.md/csv/json here")
+    ver.set_defaults(func=run_verify)
+
+    show = verbs.add_parser("show", formatter_class=HelpFormatter, help="PNG grid of samples with labels",
+                            description="Write a PNG contact sheet of samples with their index and label.",
+                            epilog=EPILOG)
+    show.add_argument("lmdb")
+    show.add_argument("-n", type=int, default=32, help="number of samples")
+    show.add_argument("--seed", type=int, help="draw samples at random with this seed (default: the first n)")
+    show.add_argument("--out", metavar="PNG", help="default: <lmdb>-samples.png beside the database")
+    show.set_defaults(func=run_show)
+
+    syn = verbs.add_parser("synth", formatter_class=HelpFormatter, help="render a synthetic word LMDB",
+                           description="Render MJSynth-like word images (English words, digit strings, random "
+                           "alphanumerics; many fonts; procedural backgrounds; distortions). Sample i depends "
+                           "only on (--seed, i): the output is identical for any --workers.", epilog=EPILOG)
+    syn.add_argument("--n", type=int, required=True, help="number of samples")
+    syn.add_argument("--out", required=True, metavar="X.lmdb")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--workers", type=int, default=2)
+    syn.add_argument("--charset", default="alnum36", help="alnum36, alnum62, printable94 or a charset file")
+    syn.add_argument("--max-frames", type=int, default=26, help="longest label in CTC frames (26: 100 px CRNN)")
+    syn.add_argument("--vertical", type=float, default=0.0, metavar="P",
+                     help="share of vertical text (for charsets written top to bottom)")
+    syn.add_argument("--fonts", nargs="*", default=[], metavar="DIR", help="extra font directories")
+    syn.add_argument("--backgrounds", metavar="DIR", help="images to cut background crops from")
+    syn.set_defaults(func=run_synth)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from zoo.data.importers import import_dataset
+    from zoo.report import console, progress
+
+    with progress() as bar:
+        count = import_dataset(args.src, args.out, args.format, args.charset, args.index_base, args.lexicon, bar)
+    console.print(f"wrote {count} samples to {args.out}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from zoo.data.charset import Charset
+    from zoo.data.lmdb import verify_lmdb
+    from zoo.registry import create_model
+    from zoo.report import console, progress, rich_table, write_table
+
+    charset = Charset.resolve(args.charset) if args.charset else None
+    frames = create_model(args.model).num_frames(args.max_width) if args.max_width else None
+    if frames is not None and charset is None:
+        raise ValueError("--max-width needs --charset (label length is counted after case folding)")
+    with progress(transient=True) as bar:
+        report = verify_lmdb(args.lmdb, charset, frames, bar)
+    title = (f"{args.lmdb}: charset {args.charset or '-'}"
+             + (f", {frames} frames ({args.model} at {args.max_width} px)" if frames else ""))
+    console.print(rich_table(report.rows(), title))
+    for problem, examples in report.examples.items():
+        console.print(f"  {problem.replace('_', ' ')}, e.g. " + ", ".join(f"#{i} {label!r}" for i, label in examples))
+    if args.out:
+        write_table(report.rows(), args.out, "verify", title, meta={"examples": report.examples})
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from zoo.data.preview import write_grid
+    from zoo.report import console
+
+    out = args.out or str(Path(args.lmdb).resolve().with_name(Path(args.lmdb).resolve().stem + "-samples.png"))
+    console.print(f"wrote {write_grid(args.lmdb, out, args.n, args.seed)}")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from zoo.data.charset import Charset
+    from zoo.data.synth import synthesize
+    from zoo.data.synth.render import RenderConfig
+    from zoo.report import console, progress, rich_table
+
+    config = RenderConfig(max_frames=args.max_frames, p_vertical=args.vertical)
+    with progress() as bar:
+        report = synthesize(args.n, args.out, args.seed, args.workers, Charset.resolve(args.charset), config,
+                            tuple(args.fonts), args.backgrounds, bar)
+    if report.warning:
+        console.print(f"[bold yellow]warning:[/] {report.warning}")
+    console.print(rich_table([{"samples": report.samples, "seed": report.seed, "workers": report.workers,
+                               "font styles": report.fonts, "families": report.font_families,
+                               "seconds": report.seconds, "img/s": report.rate}], f"rendered {report.path}"))
+    return 0

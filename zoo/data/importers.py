@@ -1,0 +1,125 @@
+"""Import labelled word images into the public LMDB layout.
+
+Three source formats, each a text file of one sample per line, image paths relative to that file:
+
+- ``gt``: a folder with ``gt.txt`` of ``file<TAB>word`` (the layout of ../shared/data/ic03);
+- ``list``: a file of ``file word`` (first whitespace separates; the word may hold spaces);
+- ``index``: ``file i j k ...``, the label as indices into a charset file (the format of Chinese
+  CRNN data sets, e.g. a 5990-character set); ``index_base`` says whether line 1 of the charset
+  file is index 0 or 1.
+
+A lexicon file (line k: the comma-separated lexicon of sample k, e.g. IC03's ``lexicon_50.txt``) can
+travel with the samples. A malformed line or a missing/undecodable image is an error naming the file
+and line: nothing is skipped silently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from zoo.data.charset import read_charset_lines
+from zoo.data.lmdb import LmdbWriter
+
+FORMATS = ("auto", "gt", "list", "index")
+
+
+@dataclass(frozen=True)
+class Entry:
+    image: Path
+    label: str
+    where: str  # "file:line", for error messages
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield number, line
+
+
+def read_gt(path: Path) -> Iterator[Entry]:
+    for number, line in _lines(path):
+        name, sep, label = line.partition("\t")
+        if not sep:
+            raise ValueError(f"{path}:{number}: expected 'file<TAB>word', got {line!r}")
+        yield Entry(path.parent / name, label, f"{path}:{number}")
+
+
+def read_list(path: Path) -> Iterator[Entry]:
+    for number, line in _lines(path):
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{number}: expected 'file word', got {line!r}")
+        yield Entry(path.parent / parts[0], parts[1], f"{path}:{number}")
+
+
+def read_index(path: Path, charset_file: Path, index_base: int = 0) -> Iterator[Entry]:
+    chars = read_charset_lines(charset_file)
+    for number, line in _lines(path):
+        name, *codes = line.split()
+        try:
+            label = "".join(chars[int(code) - index_base] for code in codes)
+            if any(int(code) < index_base for code in codes):
+                raise IndexError
+        except (ValueError, IndexError) as err:
+            raise ValueError(f"{path}:{number}: label indices {codes} are not all integers in "
+                             f"{index_base}..{len(chars) - 1 + index_base} (charset {charset_file}, "
+                             f"--index-base {index_base})") from err
+        yield Entry(path.parent / name, label, f"{path}:{number}")
+
+
+def detect_format(src: Path, charset_file: Path | None) -> tuple[str, Path]:
+    """The format and the annotation file of ``src`` (a gt folder, or a list/index file)."""
+    if src.is_dir():
+        if (src / "gt.txt").is_file():
+            return "gt", src / "gt.txt"
+        raise FileNotFoundError(f"{src} is a folder without gt.txt; give the folder of a 'file<TAB>word' "
+                                f"gt.txt, or the list file itself")
+    if not src.is_file():
+        raise FileNotFoundError(f"{src} does not exist")
+    if charset_file is not None:
+        return "index", src
+    return ("gt" if src.name == "gt.txt" else "list"), src
+
+
+def read_entries(src: str | Path, fmt: str = "auto", charset_file: str | Path | None = None,
+                 index_base: int = 0) -> list[Entry]:
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {FORMATS}")
+    src = Path(src)
+    charset_file = Path(charset_file) if charset_file else None
+    detected, annotations = detect_format(src, charset_file)
+    fmt = detected if fmt == "auto" else fmt
+    if fmt == "index":
+        if charset_file is None:
+            raise ValueError("the index format needs --charset FILE (the characters the indices point to)")
+        return list(read_index(annotations, charset_file, index_base))
+    return list((read_gt if fmt == "gt" else read_list)(annotations))
+
+
+def read_lexicons(path: str | Path, count: int) -> list[list[str]]:
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    if len(lines) != count:
+        raise ValueError(f"lexicon file {path} has {len(lines)} lines for {count} samples; line k must be "
+                         f"the comma-separated lexicon of sample k")
+    return [[w.strip() for w in line.split(",") if w.strip()] for line in lines]
+
+
+def import_dataset(src: str | Path, out: str | Path, fmt: str = "auto", charset_file: str | Path | None = None,
+                   index_base: int = 0, lexicon_file: str | Path | None = None, progress=None) -> int:
+    """Write the samples of ``src`` to the LMDB ``out`` (atomically); returns the count."""
+    entries = read_entries(src, fmt, charset_file, index_base)
+    if not entries:
+        raise ValueError(f"{src}: no samples found")
+    lexicons = read_lexicons(lexicon_file, len(entries)) if lexicon_file else [None] * len(entries)
+    task = progress.add_task("importing", total=len(entries), unit="img") if progress else None
+    with LmdbWriter(out) as writer:
+        for entry, lexicon in zip(entries, lexicons):
+            if not entry.image.is_file():
+                raise FileNotFoundError(f"{entry.where}: image {entry.image} does not exist")
+            writer.add(entry.image.read_bytes(), entry.label, lexicon, name=f"{entry.where} ({entry.image.name})")
+            if progress:
+                progress.advance(task)
+    return writer.count
