@@ -49,3 +49,19 @@ def test_keep_ratio_frames_per_width(broken_lmdb):
     assert cs.label_problem("abc" * 10, 31) is None
     assert cs.label_problem("abc" * 10, 26) == "too_long"
     assert cs.label_problem("aab" * 10, 31) == "too_long"  # 40 frames with the blanks
+
+
+def test_keep_ratio_image_too_narrow_for_its_label_is_skipped_and_counted(tmp_path):
+    from tests.data.conftest import word_image
+    from zoo.data.lmdb import LmdbWriter
+    label = "abcdefghijklmnopqrstuvwxyz0123"  # 30 frames: more than 100 px give (26), fewer than 240 px
+    with LmdbWriter(tmp_path / "k.lmdb") as writer:
+        writer.add(word_image("narrow", width=100), label)
+        writer.add(word_image("wide", width=240), label)
+    model = create_model("crnn_vgg")
+    pre = Preprocess(width_policy="keep_ratio", max_width=400)
+    cs = Charset.named("alnum36")
+    ds = LmdbDataset(tmp_path / "k.lmdb", pre, cs, frames=frame_table(model, pre))
+    batch = CtcCollate(cs)([ds[0], ds[1]])
+    assert batch.skipped == {"too_narrow": 1}
+    assert batch.images.shape == (1, 1, 32, 240) and batch.labels == [label]

@@ -102,7 +102,7 @@ class LmdbDataset(Dataset):
             raise ValueError(f"{path}: {self.label_report.summary()} (e.g. {examples}). Use "
                              f"label_policy='drop' to skip them, or choose a charset/width that fits")
         self.labels = [charset.normalize(labels[i - 1]) for i in self.indices]
-        self.reader.close()  # each DataLoader worker opens its own environment
+        self.reader.close()  # reopened on first read, in this process or a worker
 
     def __len__(self) -> int:
         return len(self.indices)

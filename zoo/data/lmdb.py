@@ -12,7 +12,6 @@ renamed onto the target only when complete (``zoo.fileio.atomic_path``).
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -64,11 +63,35 @@ def check_image(data: bytes, name: str) -> None:
         raise ValueError(f"{name}: not a decodable image ({err}); fix or remove it before import") from err
 
 
+_OPEN: dict[str, list] = {}  # resolved path -> [environment, number of readers using it]
+
+
+def _acquire(path: Path):
+    """The process's read-only environment for ``path``, shared: LMDB allows one per database per
+    process (a forked DataLoader worker inherits its parent's, and may read through it)."""
+    key = str(path.resolve())
+    if key not in _OPEN:
+        env = lmdb.open(key, readonly=True, lock=False, readahead=False, meminit=False, max_readers=64)
+        _OPEN[key] = [env, 0]
+    _OPEN[key][1] += 1
+    return _OPEN[key][0]
+
+
+def _release(path: Path) -> None:
+    key = str(path.resolve())
+    entry = _OPEN.get(key)
+    if entry is not None:
+        entry[1] -= 1
+        if entry[1] <= 0:
+            entry[0].close()
+            del _OPEN[key]
+
+
 class LmdbReader:
-    """Random access to samples 1..len(reader). Opens lazily, so a reader can be handed to DataLoader
-    workers, each opening its own read-only environment. LMDB refuses a second open of one database
-    in a process, and a forked worker inherits its parent's: call ``close()`` in the parent before
-    workers start (``LmdbDataset`` does)."""
+    """Random access to samples 1..len(reader). Readers of one database in a process share its
+    environment, opened on first use and closed when the last reader closes, so a database
+    replaced on disk is seen anew once its readers are closed. Picklable: a DataLoader worker
+    started by spawn opens its own."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -76,15 +99,11 @@ class LmdbReader:
             raise FileNotFoundError(f"{self.path} is not an LMDB directory (no data.mdb inside); "
                                     f"create one with `zoo data import` or `zoo data synth`")
         self._env = None
-        self._pid = None
         self.num_samples = self._read_count()
-        self.close()
 
     def _txn(self):
-        if self._env is None or self._pid != os.getpid():
-            self._env = lmdb.open(str(self.path), readonly=True, lock=False, readahead=False,
-                                  meminit=False, max_readers=64)
-            self._pid = os.getpid()
+        if self._env is None:
+            self._env = _acquire(self.path)
         return self._env.begin(buffers=False)
 
     def _read_count(self) -> int:
@@ -102,7 +121,7 @@ class LmdbReader:
         return self.num_samples
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_env": None, "_pid": None}
+        return {**self.__dict__, "_env": None}
 
     def _get(self, key: bytes) -> bytes | None:
         with self._txn() as txn:
@@ -153,7 +172,7 @@ class LmdbReader:
 
     def close(self) -> None:
         if self._env is not None:
-            self._env.close()
+            _release(self.path)
             self._env = None
 
     def __enter__(self) -> "LmdbReader":

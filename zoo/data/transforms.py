@@ -1,7 +1,8 @@
 """The preprocessing contract of a model, as one object stored with it and reused at inference.
 
 ``Preprocess.from_config(model.config)`` turns a PIL image into the (C, H, W) float tensor the
-model expects; ``Preprocess.collate`` batches tensors of different widths.
+model expects; ``Preprocess.collate`` batches tensors of different widths. ``Augment`` is the
+optional online augmentation of training images (before ``Preprocess``; never at inference).
 """
 from __future__ import annotations
 
@@ -51,11 +52,11 @@ class Preprocess:
     def __call__(self, image: Image.Image) -> torch.Tensor:
         image = image.convert("L" if self.in_chans == 1 else "RGB")
         size = (self.target_width(*image.size), self.height)
-        array = np.asarray(image.resize(size, Image.BICUBIC), dtype=np.float32) / 255.0
-        tensor = torch.from_numpy(array.reshape(self.height, size[0], self.in_chans)).permute(2, 0, 1)
-        mean = torch.tensor(self.mean, dtype=torch.float32).view(-1, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32).view(-1, 1, 1)
-        return (tensor - mean) / std
+        array = np.asarray(image.resize(size, Image.BICUBIC), dtype=np.float32).reshape(self.height, size[0], self.in_chans)
+        # (x / 255 - mean) / std as one multiply-add per pixel
+        scale = np.float32(1 / 255) / np.asarray(self.std, np.float32)
+        shift = -np.asarray(self.mean, np.float32) / np.asarray(self.std, np.float32)
+        return torch.from_numpy(array * scale + shift).permute(2, 0, 1)
 
     @staticmethod
     def collate(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -64,3 +65,65 @@ class Preprocess:
         width = max(t.shape[-1] for t in tensors)
         return torch.stack([torch.cat([t, t[..., -1:].expand(*t.shape[:-1], width - t.shape[-1])], -1)
                             for t in tensors])
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Online augmentation: each operation applies with probability ``p``, in this order: crop jitter,
+    rotation/perspective, contrast/brightness jitter, inversion, blur, noise, JPEG artefacts. The
+    distortions are the renderer's (``zoo.data.synth.effects``), milder. ``augment(image, rng)``:
+    all randomness comes from ``rng``, so a seeded generator reproduces it."""
+    p: float = 0.3
+    crop: float = 0.06          # fraction of the width/height each side may gain or lose
+    max_rotation: float = 3.0   # degrees
+    perspective: float = 0.08   # corner shift, fraction of the height
+    contrast: float = 0.4       # contrast factor drawn from [1 - contrast, 1 + contrast]
+    p_invert: float = 0.05
+    max_blur: float = 1.2
+    max_noise: float = 10.0
+    jpeg_quality: tuple[int, int] = (20, 80)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __call__(self, image: Image.Image, rng: np.random.Generator) -> Image.Image:
+        from zoo.data.synth import effects
+
+        image = image.convert("RGB")
+        border = _border_colour(image)
+        w, h = image.size
+        if rng.random() < self.p:  # crop jitter: each side moves in or out (out fills with the border colour)
+            left, top, right, bottom = rng.uniform(-self.crop, self.crop, 4) * np.array([w, h, w, h])
+            box = (round(left), round(top), w - round(right), h - round(bottom))
+            if box[2] - box[0] >= 4 and box[3] - box[1] >= 4:
+                image = _crop_filled(image, box, border)
+        if rng.random() < self.p:
+            image = effects.warp(image, rng, self.max_rotation, self.perspective, fill=border)
+        if rng.random() < self.p:
+            factor = rng.uniform(1 - self.contrast, 1 + self.contrast)
+            offset = rng.uniform(-0.15, 0.15) * 255
+            mean = np.asarray(image, np.float32).mean()
+            image = Image.fromarray(np.clip((np.asarray(image, np.float32) - mean) * factor + mean + offset,
+                                            0, 255).astype(np.uint8))
+        if rng.random() < self.p_invert:
+            image = Image.fromarray(255 - np.asarray(image))
+        if rng.random() < self.p:
+            image = effects.blur(image, rng.uniform(0, self.max_blur))
+        if rng.random() < self.p:
+            image = Image.fromarray(effects.add_noise(np.asarray(image), rng, rng.uniform(0, self.max_noise)))
+        if rng.random() < self.p:
+            image = effects.jpeg_artefacts(image, int(rng.integers(*self.jpeg_quality, endpoint=True)))
+        return image
+
+
+def _border_colour(image: Image.Image) -> tuple[int, ...]:
+    """The mean colour of the outermost pixels: what lies around the word, to fill new area with."""
+    a = np.asarray(image, np.float32)
+    edge = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return tuple(int(v) for v in edge.mean(0))
+
+
+def _crop_filled(image: Image.Image, box: tuple[int, int, int, int], fill: tuple[int, ...]) -> Image.Image:
+    out = Image.new(image.mode, (box[2] - box[0], box[3] - box[1]), fill)
+    out.paste(image, (-box[0], -box[1]))
+    return out

@@ -1,0 +1,48 @@
+import json
+
+from PIL import Image
+
+from zoo.cli import main
+from zoo.data.lmdb import LmdbReader
+
+
+def test_verify_reports_the_documented_counts(broken_lmdb, tmp_path, capsys):
+    assert main(["data", "verify", str(broken_lmdb), "--charset", "alnum36", "--max-width", "100",
+                 "--out", str(tmp_path / "v")]) == 0
+    rows = json.loads((tmp_path / "v" / "verify.json").read_text())["rows"]
+    assert {r["check"]: r["count"] for r in rows} == {
+        "samples": 8, "undecodable": 1, "empty": 1, "unknown chars": 1, "too long": 1, "with lexicon": 0}
+    out = capsys.readouterr().out
+    assert "unknown chars, e.g. #4 'café!'" in out and "too long, e.g. #6 'aaaaaaaaaaaaaaaaaaaa'" in out
+
+
+def test_verify_schema_mismatch_exits_nonzero(tmp_path, capsys):
+    import lmdb
+    env = lmdb.open(str(tmp_path / "other.lmdb"))
+    with env.begin(write=True) as txn:
+        txn.put(b"something", b"else")
+    env.close()
+    assert main(["data", "verify", str(tmp_path / "other.lmdb")]) == 2
+    assert "no 'num-samples' key" in capsys.readouterr().out
+
+
+def test_show_writes_a_png_grid(broken_lmdb, tmp_path):
+    out = tmp_path / "grid.png"
+    assert main(["data", "show", str(broken_lmdb), "-n", "8", "--out", str(out)]) == 0
+    image = Image.open(out)
+    assert image.format == "PNG" and image.size == (4 * 240, 2 * (48 + 22 + 6))
+    # the truncated JPEG (sample 2) is drawn as a red cell
+    assert image.getpixel((240 + 20, 10)) == (230, 80, 80)
+
+
+def test_import_and_synth_commands(tmp_path, capsys):
+    assert main(["data", "synth", "--n", "10", "--out", str(tmp_path / "s.lmdb"), "--seed", "2", "--workers", "1"]) == 0
+    assert len(LmdbReader(tmp_path / "s.lmdb")) == 10
+    assert "rendered" in capsys.readouterr().out
+    src = tmp_path / "src"
+    src.mkdir()
+    reader = LmdbReader(tmp_path / "s.lmdb")
+    (src / "one.jpg").write_bytes(reader.image_bytes(1))
+    (src / "gt.txt").write_text(f"one.jpg\t{reader.label(1)}\n", encoding="utf-8")
+    assert main(["data", "import", str(src), "--out", str(tmp_path / "i.lmdb")]) == 0
+    assert LmdbReader(tmp_path / "i.lmdb").labels() == [reader.label(1)]
