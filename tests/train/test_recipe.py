@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from zoo.train.recipe import RecipeError, load_recipe
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.mark.parametrize("model", ["crnn_vgg", "rcnn", "grcnn", "densenet"])
+def test_cpu_recipes_differ_from_paper_recipes_by_values_only(model):
+    paper = load_recipe(RECIPES / "papers" / f"{model}.yaml")
+    cpu = load_recipe(RECIPES / "cpu" / f"{model}.yaml")
+    assert paper.model == cpu.model and paper.model.name == model
+    assert (paper.train.batch_size, paper.train.iterations, paper.train.optimizer) == (192, 300_000, "adadelta")
+    assert paper.train.grad_clip == 5.0 and paper.data.width_policy == "fixed"
+    assert cpu.train.iterations == 2000 and cpu.train.batch_size == 32
+    assert cpu.train.optimizer_args == paper.train.optimizer_args
+
+
+def test_crnn_keeps_its_papers_adadelta_rho():
+    assert load_recipe(RECIPES / "papers/crnn_vgg.yaml").train.optimizer_args == {"rho": 0.9}
+    assert load_recipe(RECIPES / "papers/grcnn.yaml").train.optimizer_args == {"rho": 0.95}
+
+
+def test_overrides_are_typed_yaml_values(tiny_recipe):
+    r = load_recipe(tiny_recipe, ["train.lr=0.5", "model.options.iterations=2", "data.augment=true"])
+    assert r.train.lr == 0.5 and r.model.options == {"iterations": 2, "hidden_size": 32} and r.data.augment is True
+    assert load_recipe(tiny_recipe, ["model.options={share_weights: true}"]).model.options == {"share_weights": True}
+
+
+@pytest.mark.parametrize("override,message", [
+    ("train.batchsize=3", "unknown recipe key 'train.batchsize'. Did you mean 'batch_size'"),
+    ("train.lr=fast", "recipe key 'train.lr' must be float, got 'fast'"),
+    ("train.iterations=2.5", "recipe key 'train.iterations' must be int"),
+    ("trian.lr=1", "unknown recipe key 'trian'. Did you mean 'train'"),
+    ("train.lr", "expected KEY=VALUE"),
+])
+def test_bad_recipes_name_the_key(tiny_recipe, override, message):
+    with pytest.raises(RecipeError, match=message.replace(".", r"\.").replace("(", r"\(").replace("'", "'")):
+        load_recipe(tiny_recipe, [override])
+
+
+def test_missing_base_is_named(tmp_path):
+    (tmp_path / "r.yaml").write_text("_base_: nowhere.yaml\n")
+    with pytest.raises(RecipeError, match=r"nowhere.yaml does not exist \(a _base_ of"):
+        load_recipe(tmp_path / "r.yaml")

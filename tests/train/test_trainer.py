@@ -1,0 +1,93 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from zoo.checkpoint import load_model
+from zoo.train.recipe import RecipeError, load_recipe
+from zoo.train.trainer import Trainer, train
+
+
+def losses(run_dir) -> list[float]:
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records if "loss" in r]
+
+
+def test_a_run_writes_its_checkpoints_log_curves_and_recipe(tiny_recipe, tmp_path):
+    summary = train(load_recipe(tiny_recipe))
+    run = tmp_path / "run"
+    assert summary["steps"] == 6 and summary["labels"]["kept"] == 96
+    assert len(losses(run)) == 6 and all(x > 0 for x in losses(run))
+    assert load_recipe(run / "recipe.yaml").train.iterations == 6
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ckpt = torch.load(run / "last.pt", weights_only=False)
+    assert set(ckpt) >= {"model_spec", "state_dict", "train", "recipe", "preprocess", "charset", "provenance"}
+    assert set(ckpt["train"]) == {"model", "ema", "optimizer", "scheduler", "rng", "state"}
+    assert ckpt["train"]["state"]["step"] == 6 and ckpt["charset"] == "0123456789abcdefghijklmnopqrstuvwxyz"
+    assert ckpt["preprocess"]["width"] == 100 and ckpt["recipe"]["model"]["options"]["iterations"] == 1
+    model = load_model(run / "best.pt")
+    assert model.config.options["hidden_size"] == 32 and model(torch.zeros(1, 1, 32, 100)).shape == (1, 26, 37)
+
+
+def test_resume_after_sigkill_repeats_the_uninterrupted_losses(tiny_recipe, tmp_path):
+    reference = tmp_path / "reference"
+    train(load_recipe(tiny_recipe, [f"out={reference}"]))
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", str(tiny_recipe), "--set", f"out={killed}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (killed / "last.pt").exists() and len(losses(killed)) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stopped_at = torch.load(killed / "last.pt", weights_only=False)["train"]["state"]["step"]
+    assert 2 <= stopped_at < 6, "the run should have been killed mid-way"
+
+    train(load_recipe(tiny_recipe, [f"out={killed}"]), resume=True)
+    assert len(losses(killed)) == 6
+    torch.testing.assert_close(losses(killed), losses(reference), rtol=1e-6, atol=0)
+
+
+def test_init_from_reinitialises_the_classifier_for_a_new_charset(tiny_recipe, tmp_path, capsys):
+    train(load_recipe(tiny_recipe, ["train.iterations=2"]))
+    source = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["state_dict"]
+    trainer = Trainer(load_recipe(tiny_recipe, ["data.charset=alnum62", f"out={tmp_path / 'new'}"]),
+                      init_from=str(tmp_path / "run" / "last.pt"))
+    assert "classifier (head.1.proj.weight, head.1.proj.bias) is re-initialised" in capsys.readouterr().out
+    state = trainer.model.state_dict()
+    assert state["head.1.proj.weight"].shape == (63, 64)
+    assert torch.equal(state["backbone.features.0.weight"], source["backbone.features.0.weight"])
+
+
+def test_non_finite_losses_are_skipped_then_stop_the_run(tiny_recipe, monkeypatch):
+    monkeypatch.setattr(Trainer, "_loss", lambda self, batch: torch.tensor(float("nan"), requires_grad=True))
+    trainer = Trainer(load_recipe(tiny_recipe, ["train.max_bad_batches=3"]))
+    with pytest.raises(FloatingPointError, match="3 batches in a row had a non-finite CTC loss"):
+        trainer.run()
+    assert trainer.state.bad_total == 3
+
+
+def test_missing_training_data_is_named_before_any_work(tiny_recipe):
+    with pytest.raises(RecipeError, match=r"data.train: '/no/such.lmdb' does not exist. Render one with `zoo data synth"):
+        Trainer(load_recipe(tiny_recipe, ["data.train=/no/such.lmdb"]))
+
+
+def test_two_processes_equal_one_with_the_same_global_batch(tiny_recipe, tmp_path):
+    # Frozen BatchNorm: CPU (gloo) has no SyncBatchNorm, so per-process batch statistics would
+    # differ from the global batch's; everything else (sharding, gradient averaging) is compared.
+    common = ["--set", "train.freeze_bn=true", "--set", "train.iterations=4", "--set", "data.val=''"]
+    single = tmp_path / "single"
+    train(load_recipe(tiny_recipe, [a for a in common if a != "--set"] + [f"out={single}"]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "zoo", "train",
+                    str(tiny_recipe), *common, "--set", f"out={tmp_path / 'ddp'}"], check=True, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    torch.testing.assert_close(losses(tmp_path / "ddp"), losses(single), rtol=1e-4, atol=1e-5)

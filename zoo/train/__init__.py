@@ -1,0 +1,1 @@
+"""Training glue: YAML recipes and the training loop (kept apart from the pure nn.Modules)."""

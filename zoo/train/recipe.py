@@ -1,0 +1,177 @@
+"""YAML recipes: ``_base_`` inheritance, ``--set a.b=value`` overrides, and validation before any work.
+
+A recipe is a tree of dataclasses; the YAML may only name their fields. An unknown key or a value of
+the wrong type is an error naming the key and its closest valid names. Scales (CPU minutes vs the
+paper's GPU schedule) differ by values only: a CPU recipe sets ``_base_`` to the paper recipe and
+overrides what it must.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run: the message names the key or path and the fix."""
+
+
+@dataclass
+class ModelSection:
+    name: str = "grcnn"
+    options: dict = field(default_factory=dict)  # create_model overrides, e.g. {iterations: 3}
+
+
+@dataclass
+class SynthSection:
+    """How to render a missing LMDB with the project's word renderer (``zoo data synth``)."""
+    n: int = 0
+    seed: int = 0
+
+
+@dataclass
+class DataSection:
+    train: str = ""                    # an LMDB in the public layout (MJSynth, or rendered here)
+    val: str = ""                      # held-out rendered words: never a benchmark's test set
+    train_synth: SynthSection | None = None  # render ``train`` when it is missing
+    val_synth: SynthSection | None = None
+    val_samples: int = 0               # validate on the first N samples (0 = all)
+    charset: str = "alnum36"           # alnum36 | alnum62 | printable94 | a charset file's path
+    width_policy: str | None = None    # None: the model's config (fixed / keep_ratio)
+    label_policy: str = "drop"         # drop (counted) | error
+    augment: bool = False
+    workers: int = 2
+
+
+@dataclass
+class TrainSection:
+    iterations: int = 300_000
+    batch_size: int = 192              # global: split over the processes of a torchrun job
+    optimizer: str = "adadelta"        # any timm optimizer name: adadelta, adam, adamw, sgd, ...
+    lr: float = 1.0
+    weight_decay: float = 0.0
+    optimizer_args: dict = field(default_factory=lambda: {"rho": 0.95})
+    scheduler: str = "none"            # none | cosine | step | plateau (timm schedulers)
+    warmup_iterations: int = 0
+    min_lr: float = 0.0
+    decay_iterations: int = 0          # step scheduler: decay every N iterations
+    decay_rate: float = 0.1
+    grad_clip: float = 5.0             # max gradient norm; 0 disables
+    ema_decay: float = 0.0             # 0 disables the EMA of weights (timm ModelEmaV3)
+    bf16: bool = False                 # bf16 autocast (CPU or GPU); the CTC loss stays fp32
+    sync_bn: bool = True               # torchrun on GPUs: SyncBatchNorm (CPU/gloo has none: per-process BN)
+    freeze_bn: bool = False            # BatchNorm uses its running statistics (fine-tuning)
+    max_bad_batches: int = 20          # stop after this many non-finite losses in a row
+    log_every: int = 20
+    val_every: int = 1000
+    checkpoint_every: int = 500
+
+
+@dataclass
+class Recipe:
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    seed: int = 0
+    out: str = "runs/default"
+    source: str = ""                   # the YAML file this recipe was loaded from
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading: YAML with _base_, overrides, then typed construction
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read ``path`` (resolving ``_base_``), apply ``overrides`` ("a.b=value", YAML values)."""
+    tree = _read_with_bases(Path(path), seen=())
+    for item in overrides:
+        _apply_override(tree, item)
+    recipe = from_dict(Recipe, tree, "")
+    recipe.source = str(path)
+    return recipe
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict:
+    if not path.is_file():
+        raise RecipeError(f"recipe {path} does not exist" + (f" (a _base_ of {seen[-1]})" if seen else ""))
+    if path.resolve() in seen:
+        raise RecipeError(f"recipe {path}: _base_ cycle through {', '.join(map(str, seen))}")
+    tree = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(tree, dict):
+        raise RecipeError(f"recipe {path}: the top level must be a mapping, got {type(tree).__name__}")
+    bases = tree.pop("_base_", [])
+    merged: dict = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        _deep_merge(merged, _read_with_bases(path.parent / base, seen + (path.resolve(),)))
+    return _deep_merge(merged, tree)
+
+
+def _deep_merge(into: dict, update: dict) -> dict:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def _apply_override(tree: dict, item: str) -> None:
+    if "=" not in item:
+        raise RecipeError(f"--set {item!r}: expected KEY=VALUE, e.g. train.iterations=2000")
+    key, raw = item.split("=", 1)
+    *parents, leaf = key.strip().split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise RecipeError(f"--set {item!r}: {part!r} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def from_dict(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise RecipeError(f"recipe key {where or 'top level'!r} must be a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else key
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise RecipeError(f"unknown recipe key {name!r}.{hint} Valid keys here: {', '.join(fields)}.")
+        values[key] = _convert(hints[key], value, name)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        hint = next(h for h in options if h is not type(None))
+        origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, name)
+    expected = origin or hint
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+        raise RecipeError(f"recipe key {name!r} must be {getattr(expected, '__name__', expected)}, "
+                          f"got {value!r} ({type(value).__name__})")
+    return value
+
+
+def save_recipe(recipe: Recipe, path: str | Path) -> Path:
+    from zoo.report import write_text
+    return write_text(path, yaml.safe_dump(recipe.as_dict(), sort_keys=False))

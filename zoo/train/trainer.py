@@ -1,0 +1,375 @@
+"""The training loop: CTC on a ``Recognizer``, full-state checkpoints, exact resume, DDP.
+
+One process or a ``torchrun`` job (DistributedDataParallel; gloo on CPU, NCCL on GPU). Process 0
+logs, validates and writes checkpoints. A checkpoint holds everything a run needs to continue
+exactly: weights, optimiser, scheduler, EMA, RNG states, the position in the data order, the
+resolved recipe, charset and preprocessing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from zoo import __version__
+from zoo.checkpoint import save_checkpoint
+from zoo.data.charset import Charset
+from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
+from zoo.data.transforms import Preprocess
+from zoo.decode.ctc import greedy_decode
+from zoo.registry import create_model
+from zoo.report import console, progress, provenance
+from zoo.train.recipe import Recipe, RecipeError, save_recipe
+from zoo.train.sampler import ResumableSampler
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    bad_in_row: int = 0
+    bad_total: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    best_accuracy: float = -1.0
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; without them this is a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    local_rank = int(os.environ["LOCAL_RANK"])
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Dist(dist.get_rank(), world, torch.device(f"cuda:{local_rank}" if cuda else "cpu"))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------
+# Building the pieces
+
+
+def build_model(recipe: Recipe, charset: Charset, init_from: str | None = None):
+    model = create_model(recipe.model.name, num_classes=charset.num_classes, **recipe.model.options)
+    width_policy = recipe.data.width_policy or model.config.width_policy
+    model.config = replace(model.config, charset=charset.chars, case=charset.case, width_policy=width_policy)
+    if init_from:
+        load_initial_weights(model, init_from)
+    return model
+
+
+def load_initial_weights(model, path: str) -> None:
+    """Weights only (no optimiser, no step); the classifier is re-initialised when its charset differs."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    state = ckpt["state_dict"]
+    own = model.state_dict()
+    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if ckpt["model_spec"]["config"]["charset"] != model.config.charset or mismatched:
+        console.print(f"[yellow]--init-from {path}: its charset differs from the recipe's; the classifier "
+                      f"({', '.join(mismatched) or 'last layer'}) is re-initialised[/]")
+        state = {k: v for k, v in state.items() if k not in mismatched}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - set(mismatched):
+        raise ValueError(f"--init-from {path}: a different architecture (missing {missing[:5]}, unexpected "
+                         f"{unexpected[:5]}); it must be a checkpoint of {model.config.name}")
+
+
+def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
+    """The LMDB at ``path``; rendered first when it is missing and the recipe says how (``*_synth``)."""
+    if Path(path).exists():
+        return path
+    if synth is None or synth.n <= 0:
+        raise RecipeError(f"data.{key}: {path!r} does not exist. Render one with `zoo data synth --n 20000 "
+                          f"--out {path} --seed 1`, point data.{key} at your LMDB (e.g. MJSynth), or set "
+                          f"data.{key}_synth: {{n: N, seed: S}} to render it automatically")
+    from zoo.data.synth import render_lmdb
+    console.print(f"rendering {synth.n} words into {path} (seed {synth.seed}) ...")
+    render_lmdb(path, n=synth.n, seed=synth.seed, charset=charset)
+    return path
+
+
+def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
+    preprocess = Preprocess.from_config(model.config)
+    frames = frame_table(model, preprocess)
+    train_path = ensure_lmdb(recipe.data.train, recipe.data.train_synth, charset, "train")
+    train_set = LmdbDataset(train_path, preprocess, charset, frames, recipe.data.label_policy,
+                            augment=_augmenter(recipe), seed=recipe.seed)
+    sampler = ResumableSampler(len(train_set), recipe.train.batch_size, recipe.seed, d.rank, d.world)
+    loader = DataLoader(train_set, batch_size=recipe.train.batch_size // d.world, sampler=sampler,
+                        num_workers=recipe.data.workers, collate_fn=CtcCollate(charset))
+    val_loader = None
+    if recipe.data.val:
+        val_path = ensure_lmdb(recipe.data.val, recipe.data.val_synth, charset, "val")
+        val_set = LmdbDataset(val_path, preprocess, charset, frames, "drop")
+        if recipe.data.val_samples:
+            val_set = torch.utils.data.Subset(val_set, range(min(recipe.data.val_samples, len(val_set))))
+        val_loader = DataLoader(val_set, batch_size=64, num_workers=recipe.data.workers,
+                                collate_fn=CtcCollate(charset))
+    if d.main:
+        console.print(f"train {train_path}: {train_set.label_report.summary()}")
+    return loader, sampler, val_loader, preprocess, train_set.label_report
+
+
+def _augmenter(recipe: Recipe):
+    if not recipe.data.augment:
+        return None
+    from zoo.data.transforms import augment
+    return augment
+
+
+def build_optimizer(recipe: Recipe, model):
+    from timm.optim import create_optimizer_v2
+    from timm.scheduler import create_scheduler_v2
+
+    t = recipe.train
+    optimizer = create_optimizer_v2(model, opt=t.optimizer, lr=t.lr, weight_decay=t.weight_decay, **t.optimizer_args)
+    if t.scheduler == "none":
+        return optimizer, None
+    # timm schedulers count "epochs"; here one epoch is one iteration, stepped with step_update().
+    scheduler, _ = create_scheduler_v2(
+        optimizer, sched=t.scheduler, num_epochs=t.iterations, warmup_epochs=t.warmup_iterations,
+        min_lr=t.min_lr, decay_epochs=t.decay_iterations or None, decay_rate=t.decay_rate,
+        step_on_epochs=False, updates_per_epoch=1)
+    return optimizer, scheduler
+
+
+# ------------------------------------------------------------------------------------------------
+# The loop
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe, resume: bool = False, init_from: str | None = None):
+        if resume and init_from:
+            raise RecipeError("--resume continues a run; --init-from starts a new one from weights: choose one")
+        self.recipe, self.d = recipe, init_distributed()
+        self.out = Path(recipe.out)
+        seed_everything(recipe.seed)
+        self.charset = Charset.resolve(recipe.data.charset)
+        self.model = build_model(recipe, self.charset, init_from).to(self.d.device)
+        self.loader, self.sampler, self.val_loader, self.preprocess, self.label_report = \
+            build_data(recipe, self.model, self.charset, self.d)
+        self.optimizer, self.scheduler = build_optimizer(recipe, self.model)
+        self.ema = self._build_ema()
+        self.state = TrainState()
+        self.net = self._wrap_distributed()
+        if resume:
+            self._resume()
+        elif self.d.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "log.jsonl").write_text("")
+        if self.d.main:
+            save_recipe(recipe, self.out / "recipe.yaml")
+
+    def _build_ema(self):
+        if not self.recipe.train.ema_decay:
+            return None
+        from timm.utils import ModelEmaV3
+        return ModelEmaV3(self.model, decay=self.recipe.train.ema_decay)
+
+    def _wrap_distributed(self):
+        if self.d.world == 1:
+            return self.model
+        if self.d.device.type == "cuda" and self.recipe.train.sync_bn:
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        return torch.nn.parallel.DistributedDataParallel(self.model)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def _checkpoint(self, name: str) -> None:
+        eval_model = self.ema.module if self.ema else self.model
+        save_checkpoint(
+            self.out / name, eval_model, train={
+                "model": self.model.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+                "state": asdict(self.state)},
+            recipe=self.recipe.as_dict(), preprocess=self.preprocess.as_dict(), charset=self.charset.chars,
+            provenance={**provenance(), "zoo_version": __version__})
+
+    def _resume(self) -> None:
+        path = self.out / "last.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume")
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        train = ckpt["train"]
+        self.model.load_state_dict(train["model"])
+        if self.ema:
+            self.ema.load_state_dict(train["ema"])
+        self.optimizer.load_state_dict(train["optimizer"])
+        if self.scheduler:
+            self.scheduler.load_state_dict(train["scheduler"])
+        torch.set_rng_state(train["rng"]["torch"])
+        np.random.set_state(train["rng"]["numpy"])
+        random.setstate(train["rng"]["python"])
+        self.state = TrainState(**{**train["state"], "skipped": Counter(train["state"]["skipped"])})
+        if self.d.main:
+            self._truncate_log(self.state.step)
+            console.print(f"resumed {path} at step {self.state.step}")
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines past the checkpoint: those steps run again."""
+        log = self.out / "log.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        log.write_text("".join(line + "\n" for line in lines if json.loads(line)["step"] <= step))
+
+    # -- steps -------------------------------------------------------------------------------
+    def _batches(self):
+        """Batches forever, epoch after epoch, starting where the state says."""
+        while True:
+            self.sampler.set_position(self.state.epoch, self.state.batch_in_epoch)
+            self.loader.dataset.set_epoch(self.state.epoch)
+            for batch in self.loader:
+                self.state.batch_in_epoch += 1
+                yield batch
+            if self.d.main and self.state.skipped:
+                console.print(f"epoch {self.state.epoch}: samples skipped so far: {dict(self.state.skipped)}")
+            self.state.epoch, self.state.batch_in_epoch = self.state.epoch + 1, 0
+
+    def _loss(self, batch) -> torch.Tensor:
+        images = batch.images.to(self.d.device)
+        autocast = torch.autocast(self.d.device.type, dtype=torch.bfloat16) if self.recipe.train.bf16 else nullcontext()
+        with autocast:
+            logits = self.net(images)
+        log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # (frames, batch, classes) for CTC
+        lengths = torch.full((len(batch),), log_probs.shape[0], dtype=torch.long)
+        return F.ctc_loss(log_probs, batch.targets, lengths, batch.target_lengths, blank=0,
+                          zero_infinity=True)
+
+    def _step(self, batch) -> float | None:
+        """One optimiser step; None when the loss was not finite (skipped and counted)."""
+        self.net.train()
+        if self.recipe.train.freeze_bn:
+            for m in self.net.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        loss = self._loss(batch)
+        reported = self._global_mean(loss.detach())
+        if not torch.isfinite(reported):  # decided on the global value, so every process skips together
+            self.state.bad_in_row += 1
+            self.state.bad_total += 1
+            if self.state.bad_in_row >= self.recipe.train.max_bad_batches:
+                raise FloatingPointError(
+                    f"{self.state.bad_in_row} batches in a row had a non-finite CTC loss (step {self.state.step}): "
+                    f"lower train.lr, set train.grad_clip, or check the data with `zoo data verify`")
+            return None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.recipe.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.recipe.train.grad_clip)
+        self.optimizer.step()
+        self.state.bad_in_row = 0
+        if self.ema:
+            self.ema.update(self.model, step=self.state.step)
+        return reported.item()
+
+    def _global_mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean over processes of each one's batch mean: the loss of the global batch."""
+        if self.d.world > 1:
+            value = value.clone()
+            dist.all_reduce(value)
+            value /= self.d.world
+        return value
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        model = (self.ema.module if self.ema else self.model).eval()
+        correct = total = 0
+        for batch in self.val_loader:
+            predictions = greedy_decode(model(batch.images.to(self.d.device)), self.charset.chars)
+            correct += sum(p == t for p, t in zip(predictions, batch.labels))
+            total += len(batch)
+        return {"val_accuracy": correct / max(total, 1), "val_samples": total}
+
+    def _log(self, record: dict) -> None:
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def run(self) -> dict:
+        t = self.recipe.train
+        batches = self._batches()
+        images_since, since = 0, time.perf_counter()
+        bar = progress() if self.d.main else None
+        with bar or nullcontext():
+            task = bar.add_task("train", total=t.iterations, completed=self.state.step, unit="step") if bar else None
+            while self.state.step < t.iterations:
+                batch = next(batches)
+                self.state.skipped.update(batch.skipped)
+                if batch.images is None:
+                    continue
+                if self.scheduler:
+                    self.scheduler.step_update(self.state.step)
+                loss = self._step(batch)
+                self.state.step += 1
+                images_since += len(batch) * self.d.world
+                if not self.d.main:
+                    continue
+                rate = images_since / max(time.perf_counter() - since, 1e-9)
+                shown = f"{loss:.3f}" if loss is not None else "skipped (non-finite)"
+                bar.update(task, advance=1, description=f"train loss {shown} | {rate:.0f} img/s")
+                self._periodic(loss, rate)
+                if self.state.step % t.log_every == 0:
+                    images_since, since = 0, time.perf_counter()
+        return self._finish()
+
+    def _periodic(self, loss: float | None, images_per_s: float) -> None:
+        t, s = self.recipe.train, self.state
+        self._log({"step": s.step, "epoch": s.epoch, "loss": loss, "lr": self.optimizer.param_groups[0]["lr"],
+                   "images_per_s": round(images_per_s, 1), "bad_batches": s.bad_total,
+                   "skipped": dict(s.skipped)})
+        if self.val_loader is not None and (s.step % t.val_every == 0 or s.step == t.iterations):
+            result = self.validate()
+            self._log({"step": s.step, **result})
+            console.print(f"step {s.step}: validation word accuracy {result['val_accuracy']:.4f} "
+                          f"on {result['val_samples']} held-out rendered words")
+            if result["val_accuracy"] > s.best_accuracy:
+                s.best_accuracy = result["val_accuracy"]
+                self._checkpoint("best.pt")
+        if s.step % t.checkpoint_every == 0 or s.step == t.iterations:
+            self._checkpoint("last.pt")
+
+    def _finish(self) -> dict:
+        summary = {"steps": self.state.step, "best_val_accuracy": self.state.best_accuracy,
+                   "bad_batches": self.state.bad_total, "skipped_samples": dict(self.state.skipped),
+                   "labels": self.label_report.as_dict(), "out": str(self.out)}
+        if self.d.main:
+            from zoo.train.curves import plot_curves
+            plot_curves(self.out / "log.jsonl", self.out / "curves.png", title=self.recipe.model.name)
+            console.print(f"done: {summary}")
+        if self.d.world > 1:
+            dist.destroy_process_group()
+        return summary
+
+
+def train(recipe: Recipe, resume: bool = False, init_from: str | None = None) -> dict:
+    return Trainer(recipe, resume, init_from).run()
