@@ -115,7 +115,7 @@ def tie_key(word: str) -> int:
 
 
 @torch.inference_mode()
-def log_likelihoods(log_probs: torch.Tensor, trie: Trie, max_cells: int = 8_000_000) -> torch.Tensor:
+def log_likelihoods(log_probs: torch.Tensor, trie: Trie, max_cells: int = 2_000_000) -> torch.Tensor:
     """log p(word | frames) for every word of ``trie`` and every image, exactly: (batch, words).
 
     ``log_probs``: (batch, frames, classes) log-softmax outputs, blank = class 0. Images of
@@ -152,7 +152,7 @@ def _trie_forward(log_probs: torch.Tensor, trie: Trie) -> torch.Tensor:
     alpha_blank[0] = 0.0
     alpha_label = torch.full((nodes + 1, batch), -torch.inf, dtype=log_probs.dtype)
     reached = torch.searchsorted(trie.depth, torch.arange(frames) + 1, right=True).tolist()
-    for y, n in zip(log_probs.permute(1, 2, 0), reached):
+    for y, n in zip(log_probs.permute(1, 2, 0).contiguous(), reached):
         torch.logaddexp(alpha_blank[:n], alpha_label[:n], out=total[:n])
         from_parent = state.view(-1, batch).index_select(0, source[:n])
         torch.logaddexp(alpha_label[:n], from_parent, out=alpha_label[:n])
