@@ -50,6 +50,26 @@ def test_folder_benchmark_decodes_every_setting(tmp_path):
     assert result.per_image[1]["ground truth"] == "shop" and result.per_image[1]["50: choice"] == "shop"
     assert result.counts["evaluated"] == 4 and result.counts["filtered by protocol"] == 0
     assert result.counts["ground truth not in lexicon 50"] == 0
+    beam = evaluate(spelled(WORDS), CHARSET, bench, get_protocol("ic03-860"), ["none"], decoder="beam", beam_width=5)
+    assert beam.rows[0]["accuracy (%)"] == 100.0 and beam.per_image[3]["none: choice"] == "2002"
+
+
+@pytest.mark.parametrize("method", ["bktree", "trie", "exhaustive"])
+def test_large_lexicon_methods(tmp_path, method):
+    bench = load_benchmark(make_folder(tmp_path / "b"))
+    vocabulary = ["house", "hose", "shop", "shoe", "june", "jane", "2002", "zzzzzzzzzz"]
+    frames = spelled(["housr", "shop", "jume", "qqqqqqqq"])  # the last is far from every word
+    result = evaluate(frames, CHARSET, bench, get_protocol("ic03-860"), ["none", "50k"], large_method=method,
+                      vocabulary=lambda: vocabulary)
+    choices = [r["50k: choice"] for r in result.per_image]
+    assert choices[:3] == ["house", "shop", "june"]
+    if method == "bktree":  # nothing within delta 3 of "qqqqqqqq": the lexicon-free output stands, counted
+        assert choices[3] == "qqqqqqqq" and result.counts["no candidate (50k)"] == 1
+    elif method == "exhaustive":  # every word is scored: some word is always chosen
+        assert choices[3] in vocabulary
+    else:  # the beam kept no complete word: an empty answer, counted
+        assert choices[3] == "" and result.counts["no candidate (50k)"] == 1
+    assert result.counts["ground truth not in lexicon 50k"] == 0
 
 
 def test_lexicon_choice_over_the_model_output_not_the_string(tmp_path):

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from zoo.decode import edit
-from zoo.decode.ctc import beam_search_decode, greedy_decode, prefix_beam_search
+from zoo.decode.ctc import greedy_decode, prefix_beam_search
 from zoo.decode.lexicon import BKTree, Trie, choose, log_likelihoods, trie_beam_search
 
 ALPHANUMERIC = string.digits + string.ascii_letters
@@ -265,8 +265,8 @@ def decode_free(log_probs: torch.Tensor, charset: str, decoder: str, beam_width:
         words = greedy_decode(log_probs, charset)
         return Decoded(words, log_probs.max(-1).values.sum(-1).tolist())
     if decoder == "beam":
-        words = beam_search_decode(log_probs, charset, beam_width)
-        return Decoded(words, [prefix_beam_search(lp, beam_width)[0][1] for lp in log_probs])
+        best = [prefix_beam_search(lp, beam_width)[0] for lp in log_probs]
+        return Decoded(["".join(charset[c - 1] for c in prefix) for prefix, _ in best], [score for _, score in best])
     raise ValueError(f"unknown decoder {decoder!r}; use greedy or beam")
 
 
