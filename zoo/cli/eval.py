@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval", help="word accuracy on a benchmark: lexicon-free and with 50 / Full / 50k lexicons",
         formatter_class=HelpFormatter, epilog=EXAMPLES,
         description="Evaluate a model on a benchmark folder (gt.txt + lexicon_<name>.txt) or LMDB "
-                    "(lexicon-%%09d keys) under a named protocol. Prints a table with the paper's "
+                    "(lexicon-%09d keys) under a named protocol. Prints a table with the paper's "
                     "reported numbers beside the measured ones; --out also writes eval.md/csv/json, "
                     "by_length, confusions and per_image.csv. Lexicon decoding picks the word with "
                     "the highest CTC likelihood, computed exactly; ties never favour a word's "
