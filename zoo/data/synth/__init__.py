@@ -29,6 +29,7 @@ class SynthReport:
     seed: int
     workers: int
     seconds: float
+    steady_rate: float   # img/s over the second half, once workers have started and glyph caches warmed
     fonts: int
     font_families: int
     warning: str | None
@@ -75,13 +76,18 @@ def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset
     start = time.perf_counter()
     task = progress.add_task("rendering", total=n, unit="img") if progress else None
     # images come straight from the renderer's JPEG encoder, so the writer does not decode them again
+    halfway = None
     with LmdbWriter(out, validate=False) as writer:
         for samples in _render(init, chunks, workers):
             for image, label in samples:
                 writer.add(image, label)
+            if halfway is None and writer.count >= n // 2:
+                halfway = (writer.count, time.perf_counter())
             if progress:
                 progress.advance(task, len(samples))
-        report = SynthReport(str(out), n, seed, workers, time.perf_counter() - start, len(fonts),
+        end = time.perf_counter()
+        steady = (n - halfway[0]) / max(end - halfway[1], 1e-9) if n > halfway[0] else n / (end - start)
+        report = SynthReport(str(out), n, seed, workers, end - start, steady, len(fonts),
                              len({f.family for f in fonts}), font_warning(fonts))
         writer.attach("synth.json", json.dumps({
             "seed": seed, "samples": n, "charset": charset.chars, "case": charset.case,
@@ -91,10 +97,15 @@ def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset
 
 
 def _render(init: tuple, chunks: list[range], workers: int):
-    if workers <= 1:
+    forking = "fork" in multiprocessing.get_all_start_methods()
+    if workers <= 1 or forking:  # forked workers share the renderer built here (word list, fonts, scenes)
         _init_worker(*init)
+    if workers <= 1:
         yield from map(_render_chunk, chunks)
         return
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=init) as pool:
-        yield from pool.imap(_render_chunk, chunks)
+    if forking:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_render_chunk, chunks)
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init) as pool:
+            yield from pool.imap(_render_chunk, chunks)

@@ -79,13 +79,13 @@ class CropPool:
 
 
 def background(rng: np.random.Generator, h: int, w: int, base: np.ndarray, amplitude: float,
-               pool: CropPool, weights: tuple[float, ...] = (0.25, 0.2, 0.2, 0.1, 0.25)) -> tuple[np.ndarray, str]:
-    """An (h, w, 3) float image in 0..255 around ``base`` (RGB, 0..255) varying by at most
-    ``amplitude``, and the kind drawn."""
-    p = np.asarray(weights, np.float64)
-    kind = KINDS[rng.choice(len(KINDS), p=p / p.sum())]
+               pool: CropPool, weights: tuple[float, ...] = (0.25, 0.2, 0.2, 0.1, 0.25)) -> tuple[Image.Image, str]:
+    """A w x h RGB image around ``base`` (RGB, 0..255) varying by at most ``amplitude``, and the
+    kind drawn."""
+    cumulative = np.cumsum(weights) / sum(weights)
+    kind = KINDS[int(np.searchsorted(cumulative, rng.random(), side="right"))]
     if kind == "flat":
-        return np.broadcast_to(base.astype(np.float32), (h, w, 3)), kind
+        return Image.new("RGB", (w, h), tuple(int(v) for v in base)), kind
     pattern = {"gradient": _gradient, "texture": _texture, "noise": _noise}.get(kind)
     values = pattern(rng, h, w) if pattern else pool.crop(rng, h, w)
-    return np.clip(base + amplitude * (values - 0.5), 0, 255).astype(np.float32), kind
+    return Image.fromarray(np.clip(base + amplitude * (values - 0.5), 0, 255).astype(np.uint8)), kind

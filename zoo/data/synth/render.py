@@ -23,7 +23,7 @@ class RenderConfig:
     """Ranges every sample draws from. Probabilities are per sample; font sizes and distortions in
     pixels at render scale (the word is then resized to ``height``)."""
     height: int = 32
-    font_size: tuple[int, int] = (26, 44)
+    font_sizes: tuple[int, ...] = (26, 30, 34, 38, 42)  # few sizes, so the glyph cache warms quickly
     min_contrast: float = 0.3          # luminance difference text/background, as a fraction of 255
     p_border: float = 0.15
     p_shadow: float = 0.15
@@ -81,6 +81,7 @@ class Renderer:
         self.sampler = WordSampler(charset, config.max_frames, config.words, alphabet=drawable)
         self.pool = CropPool(seed, backgrounds)
         self._font_cache: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
+        self._glyphs: dict[tuple[int, int, str, int], tuple[Image.Image, int, int]] = {}
 
     def __call__(self, index: int) -> tuple[bytes, str]:
         rng = np.random.default_rng([self.seed, index])
@@ -88,53 +89,67 @@ class Renderer:
         image = self.render(text, rng)
         return effects.jpeg_bytes(image, rng.integers(*self.config.jpeg_quality, endpoint=True)), text
 
-    def _font(self, rng: np.random.Generator, text: str) -> ImageFont.FreeTypeFont:
+    def _font(self, rng: np.random.Generator, text: str) -> tuple[int, ImageFont.FreeTypeFont]:
+        """A font with every glyph of ``text`` (the first one from a random start), at a random size;
+        returns its index and the FreeType face."""
         start = int(rng.integers(len(self.fonts)))
-        for k in range(len(self.fonts)):  # the first font, from a random start, that has every glyph
+        for k in range(len(self.fonts)):
             i = (start + k) % len(self.fonts)
             if self.fonts[i].covers(text):
                 break
         else:
             raise ValueError(f"no font covers {text!r}")
-        size = int(rng.integers(*self.config.font_size, endpoint=True))
+        size = self.config.font_sizes[rng.integers(len(self.config.font_sizes))]
         key = (i, size)
         if key not in self._font_cache:
             self._font_cache[key] = ImageFont.truetype(self.fonts[i].path, size, layout_engine=ImageFont.Layout.BASIC)
-        return self._font_cache[key]
+        return i, self._font_cache[key]
 
-    def _text_masks(self, text: str, font: ImageFont.FreeTypeFont, rng: np.random.Generator,
+    def _glyph(self, font_index: int, font: ImageFont.FreeTypeFont, char: str, stroke: int) -> tuple[Image.Image, int, int]:
+        """The rasterised glyph (with a border of ``stroke`` px), its offset from the pen position on
+        the baseline, cached: FreeType rasterisation is the renderer's costliest step, and a data set
+        draws the same few thousand (font, size, character) glyphs again and again."""
+        key = (font_index, font.size, char, stroke)
+        if key not in self._glyphs:
+            left, top, right, bottom = font.getbbox(char, stroke_width=stroke, anchor="ls")
+            mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+            ImageDraw.Draw(mask).text((-left, -top), char, font=font, fill=255, anchor="ls",
+                                      stroke_width=stroke, stroke_fill=255)
+            self._glyphs[key] = (mask, left, top)
+        return self._glyphs[key]
+
+    def _text_masks(self, text: str, font_index: int, font: ImageFont.FreeTypeFont, rng: np.random.Generator,
                     vertical: bool) -> Image.Image:
-        """An "LA" image: L holds the glyphs, A the glyphs with their border (equal without one)."""
+        """An "LA" image: L holds the glyphs, A the glyphs with their border (equal without one).
+        Glyphs are placed by their advance widths (no kerning), plus random extra letter spacing."""
         c = self.config
         size = font.size
         stroke = int(rng.integers(1, max(2, size // 12) + 1)) if rng.random() < c.p_border else 0
         spacing = rng.uniform(0.05, 0.4) * size if rng.random() < c.p_spacing else 0.0
-        if vertical:
-            positions = [(0.0, k * size * 1.05) for k in range(len(text))]
-            width, height = size * 1.2, size * 1.05 * len(text)
-        elif spacing:
-            advances = np.cumsum([0.0] + [font.getlength(ch) + spacing for ch in text[:-1]])
-            positions = [(float(x), 0.0) for x in advances]
-            width, height = advances[-1] + font.getlength(text[-1]), sum(font.getmetrics())
-        else:
-            positions, width, height = [(0.0, 0.0)], font.getlength(text), sum(font.getmetrics())
+        ascent, descent = font.getmetrics()
         pad = stroke + size // 4
-        canvas = (int(width) + 2 * pad, int(height) + 2 * pad)
-        pieces = [text] if len(positions) == 1 else list(text)
+        if vertical:  # one glyph per line, centred in a column
+            step = size * 1.05
+            pens = [(pad + (size * 1.2 - font.getlength(ch)) / 2, pad + ascent + k * step) for k, ch in enumerate(text)]
+            canvas = (int(size * 1.2) + 2 * pad, int(step * (len(text) - 1) + ascent + descent) + 2 * pad)
+        else:
+            advances = np.cumsum([0.0] + [font.getlength(ch) + spacing for ch in text])
+            pens = [(pad + x, pad + ascent) for x in advances[:-1]]
+            canvas = (int(advances[-1] - spacing) + 2 * pad, ascent + descent + 2 * pad)
         masks = []
-        for stroke_width in sorted({0, stroke}):
+        for width in sorted({0, stroke}):
             mask = Image.new("L", canvas, 0)
-            draw = ImageDraw.Draw(mask)
-            for piece, (x, y) in zip(pieces, positions):
-                draw.text((pad + x, pad + y), piece, font=font, fill=255, stroke_width=stroke_width, stroke_fill=255)
+            for ch, (x, y) in zip(text, pens):
+                glyph, left, top = self._glyph(font_index, font, ch, width)
+                mask.paste(255, (round(x) + left, round(y) + top), glyph)
             masks.append(mask)
         return Image.merge("LA", (masks[0], masks[-1]))
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
         c = self.config
-        font = self._font(rng, text)
+        font_index, font = self._font(rng, text)
         vertical = rng.random() < c.p_vertical
-        masks = self._text_masks(text, font, rng, vertical)
+        masks = self._text_masks(text, font_index, font, rng, vertical)
         if vertical:  # stored as a horizontal line, as a pipeline rotates a tall crop before reading it
             masks = masks.transpose(Image.Transpose.ROTATE_90)
         if rng.random() < c.p_curve:
@@ -167,8 +182,7 @@ class Renderer:
         bg_colour, fg_colour = pick_colours(rng, c.min_contrast)
         contrast = abs(_luma(fg_colour) - _luma(bg_colour))
         # the pattern moves a pixel by at most amplitude / 2, so local contrast stays >= half of it
-        canvas, _ = background(rng, h, w, bg_colour, rng.uniform(0.2, 1.0) * contrast, self.pool)
-        image = Image.fromarray(canvas.astype(np.uint8))
+        image, _ = background(rng, h, w, bg_colour, rng.uniform(0.2, 1.0) * contrast, self.pool)
         if rng.random() < c.p_shadow:
             dx, dy = rng.integers(-int(size) // 10 - 1, int(size) // 10 + 2, 2)
             strength = rng.uniform(0.3, 0.8)

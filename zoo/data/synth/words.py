@@ -27,6 +27,10 @@ class WordMix:
     max_length: int = 23
 
 
+def _pick(options: tuple[str, ...], cdf: np.ndarray, rng: np.random.Generator) -> str:
+    return options[min(int(np.searchsorted(cdf, rng.random(), side="right")), len(options) - 1)]
+
+
 def _apply_case(text: str, case: str) -> str:
     return {"lower": text.lower(), "upper": text.upper(), "title": text.title()}[case]
 
@@ -43,9 +47,9 @@ class WordSampler:
         self.words = [w for w in english_words() if len(w) <= limit and not charset.unknown(w)]
         self.digits = "".join(c for c in string.digits if c in self.alphabet)
         weights = np.array([mix.word if self.words else 0.0, mix.digits if self.digits else 0.0, mix.random])
-        self.kind_p = weights / weights.sum()
+        self.kind_cdf = np.cumsum(weights) / weights.sum()
         case_w = np.array([mix.lower, mix.upper, mix.title])
-        self.case_p = case_w / case_w.sum()
+        self.case_cdf = np.cumsum(case_w) / case_w.sum()
 
     def __call__(self, rng: np.random.Generator) -> str:
         for _ in range(100):
@@ -56,13 +60,13 @@ class WordSampler:
                          f"{self.charset.chars[:20]!r}...; raise max_frames")
 
     def _draw(self, rng: np.random.Generator) -> str:
-        kind = KINDS[rng.choice(3, p=self.kind_p)]
+        kind = _pick(KINDS, self.kind_cdf, rng)
         if kind == "word":
-            return _apply_case(self.words[rng.integers(len(self.words))], CASES[rng.choice(3, p=self.case_p)])
+            return _apply_case(self.words[rng.integers(len(self.words))], _pick(CASES, self.case_cdf, rng))
         if kind == "digits":
             return "".join(rng.choice(list(self.digits), size=rng.integers(1, 9)))
         length = int(rng.integers(1, min(self.mix.max_length, 12) + 1))
         text = "".join(rng.choice(list(self.alphabet), size=length))
         if self.charset.case == "keep":  # the alphabet already holds each case it allows
             return text
-        return _apply_case(text, CASES[rng.choice(3, p=self.case_p)])
+        return _apply_case(text, _pick(CASES, self.case_cdf, rng))
