@@ -113,16 +113,24 @@ def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
         raise RecipeError(f"data.{key}: {path!r} does not exist. Render one with `zoo data synth --n 20000 "
                           f"--out {path} --seed 1`, point data.{key} at your LMDB (e.g. MJSynth), or set "
                           f"data.{key}_synth: {{n: N, seed: S}} to render it automatically")
-    from zoo.data.synth import render_lmdb
-    console.print(f"rendering {synth.n} words into {path} (seed {synth.seed}) ...")
-    render_lmdb(path, n=synth.n, seed=synth.seed, charset=charset)
+    from zoo.data.synth import synthesize
+    with progress() as bar:
+        report = synthesize(synth.n, path, seed=synth.seed, workers=2, charset=charset, progress=bar)
+    console.print(f"rendered {report.samples} words into {path} at {report.rate:.0f} img/s "
+                  f"({report.font_families} font families)" + (f"; {report.warning}" if report.warning else ""))
     return path
 
 
 def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
     preprocess = Preprocess.from_config(model.config)
     frames = frame_table(model, preprocess)
-    train_path = ensure_lmdb(recipe.data.train, recipe.data.train_synth, charset, "train")
+    if d.main:  # one process renders what is missing; the others wait for it
+        ensure_lmdb(recipe.data.train, recipe.data.train_synth, charset, "train")
+        if recipe.data.val:
+            ensure_lmdb(recipe.data.val, recipe.data.val_synth, charset, "val")
+    if d.world > 1:
+        dist.barrier()
+    train_path = recipe.data.train
     train_set = LmdbDataset(train_path, preprocess, charset, frames, recipe.data.label_policy,
                             augment=_augmenter(recipe), seed=recipe.seed)
     sampler = ResumableSampler(len(train_set), recipe.train.batch_size, recipe.seed, d.rank, d.world)
@@ -130,8 +138,7 @@ def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
                         num_workers=recipe.data.workers, collate_fn=CtcCollate(charset))
     val_loader = None
     if recipe.data.val:
-        val_path = ensure_lmdb(recipe.data.val, recipe.data.val_synth, charset, "val")
-        val_set = LmdbDataset(val_path, preprocess, charset, frames, "drop")
+        val_set = LmdbDataset(recipe.data.val, preprocess, charset, frames, "drop")
         if recipe.data.val_samples:
             val_set = torch.utils.data.Subset(val_set, range(min(recipe.data.val_samples, len(val_set))))
         val_loader = DataLoader(val_set, batch_size=64, num_workers=recipe.data.workers,
@@ -144,8 +151,8 @@ def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
 def _augmenter(recipe: Recipe):
     if not recipe.data.augment:
         return None
-    from zoo.data.transforms import augment
-    return augment
+    from zoo.data.transforms import Augment
+    return Augment()
 
 
 def build_optimizer(recipe: Recipe, model):
