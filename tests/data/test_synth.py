@@ -65,6 +65,8 @@ def test_fonts_cover_the_charset_and_warn_when_few(alnum_fonts):
     assert font_warning(alnum_fonts[:3]).startswith("only 3 font styles")
     if len(alnum_fonts) >= 30:
         assert font_warning(alnum_fonts) is None
+    one_font = Renderer(Charset.named("alnum36"), alnum_fonts[:1], seed=0)  # runs with whatever there is
+    assert all(Image.open(__import__("io").BytesIO(one_font(i)[0])).height == 32 for i in range(5))
 
 
 def test_colours_respect_minimum_contrast():

@@ -81,7 +81,7 @@ class Renderer:
         self.sampler = WordSampler(charset, config.max_frames, config.words, alphabet=drawable)
         self.pool = CropPool(seed, backgrounds)
         self._font_cache: dict[tuple[int, int], ImageFont.FreeTypeFont] = {}
-        self._glyphs: dict[tuple[int, int, str, int], tuple[Image.Image, int, int]] = {}
+        self._glyphs: dict[tuple[int, int, str, int], tuple[Image.Image, int, int, float]] = {}
 
     def __call__(self, index: int) -> tuple[bytes, str]:
         rng = np.random.default_rng([self.seed, index])
@@ -105,51 +105,53 @@ class Renderer:
             self._font_cache[key] = ImageFont.truetype(self.fonts[i].path, size, layout_engine=ImageFont.Layout.BASIC)
         return i, self._font_cache[key]
 
-    def _glyph(self, font_index: int, font: ImageFont.FreeTypeFont, char: str, stroke: int) -> tuple[Image.Image, int, int]:
+    def _glyph(self, font_index: int, font: ImageFont.FreeTypeFont, char: str, stroke: int) -> tuple[Image.Image, int, int, float]:
         """The rasterised glyph (with a border of ``stroke`` px), its offset from the pen position on
-        the baseline, cached: FreeType rasterisation is the renderer's costliest step, and a data set
-        draws the same few thousand (font, size, character) glyphs again and again."""
+        the baseline and its advance width, cached: FreeType rasterisation is the renderer's costliest
+        step, and a data set draws the same few thousand (font, size, character) glyphs again and again."""
         key = (font_index, font.size, char, stroke)
         if key not in self._glyphs:
             left, top, right, bottom = font.getbbox(char, stroke_width=stroke, anchor="ls")
             mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
             ImageDraw.Draw(mask).text((-left, -top), char, font=font, fill=255, anchor="ls",
                                       stroke_width=stroke, stroke_fill=255)
-            self._glyphs[key] = (mask, left, top)
+            self._glyphs[key] = (mask, left, top, font.getlength(char))
         return self._glyphs[key]
 
     def _text_masks(self, text: str, font_index: int, font: ImageFont.FreeTypeFont, rng: np.random.Generator,
-                    vertical: bool) -> Image.Image:
-        """An "LA" image: L holds the glyphs, A the glyphs with their border (equal without one).
-        Glyphs are placed by their advance widths (no kerning), plus random extra letter spacing."""
+                    vertical: bool) -> tuple[Image.Image, bool]:
+        """An "LA" image: L holds the glyphs, A the glyphs with their border (equal without one), and
+        whether there is a border. Glyphs are placed by their advance widths (no kerning), plus random
+        extra letter spacing."""
         c = self.config
         size = font.size
         stroke = int(rng.integers(1, max(2, size // 12) + 1)) if rng.random() < c.p_border else 0
         spacing = rng.uniform(0.05, 0.4) * size if rng.random() < c.p_spacing else 0.0
         ascent, descent = font.getmetrics()
         pad = stroke + size // 4
+        widths = [self._glyph(font_index, font, ch, 0)[3] for ch in text]
         if vertical:  # one glyph per line, centred in a column
             step = size * 1.05
-            pens = [(pad + (size * 1.2 - font.getlength(ch)) / 2, pad + ascent + k * step) for k, ch in enumerate(text)]
+            pens = [(pad + (size * 1.2 - w) / 2, pad + ascent + k * step) for k, w in enumerate(widths)]
             canvas = (int(size * 1.2) + 2 * pad, int(step * (len(text) - 1) + ascent + descent) + 2 * pad)
         else:
-            advances = np.cumsum([0.0] + [font.getlength(ch) + spacing for ch in text])
+            advances = np.cumsum([0.0] + [w + spacing for w in widths])
             pens = [(pad + x, pad + ascent) for x in advances[:-1]]
             canvas = (int(advances[-1] - spacing) + 2 * pad, ascent + descent + 2 * pad)
         masks = []
         for width in sorted({0, stroke}):
             mask = Image.new("L", canvas, 0)
             for ch, (x, y) in zip(text, pens):
-                glyph, left, top = self._glyph(font_index, font, ch, width)
+                glyph, left, top, _ = self._glyph(font_index, font, ch, width)
                 mask.paste(255, (round(x) + left, round(y) + top), glyph)
             masks.append(mask)
-        return Image.merge("LA", (masks[0], masks[-1]))
+        return Image.merge("LA", (masks[0], masks[-1])), stroke > 0
 
     def render(self, text: str, rng: np.random.Generator) -> Image.Image:
         c = self.config
         font_index, font = self._font(rng, text)
         vertical = rng.random() < c.p_vertical
-        masks = self._text_masks(text, font_index, font, rng, vertical)
+        masks, border = self._text_masks(text, font_index, font, rng, vertical)
         if vertical:  # stored as a horizontal line, as a pipeline rotates a tall crop before reading it
             masks = masks.transpose(Image.Transpose.ROTATE_90)
         if rng.random() < c.p_curve:
@@ -160,7 +162,7 @@ class Renderer:
         masks = self._crop(masks, rng, font.size)
         scale = c.height / masks.height
         masks = masks.resize((max(1, round(masks.width * scale)), c.height), Image.BILINEAR)
-        return self._colour(masks, rng, font.size * scale)
+        return self._colour(masks, border, rng, font.size * scale)
 
     @staticmethod
     def _crop(masks: Image.Image, rng: np.random.Generator, size: int) -> Image.Image:
@@ -173,7 +175,7 @@ class Renderer:
         mx = rng.integers(0, max(1, size // 3), 2)
         return masks.crop((left - mx[0], top - my[0], right + mx[1], bottom + my[1]))  # zeros past the edge
 
-    def _colour(self, masks: Image.Image, rng: np.random.Generator, size: float) -> Image.Image:
+    def _colour(self, masks: Image.Image, border: bool, rng: np.random.Generator, size: float) -> Image.Image:
         """Background, shadow, border and text colours; then blur and noise. ``size``: the font size
         in these pixels."""
         c = self.config
@@ -189,7 +191,7 @@ class Renderer:
             shadow = Image.new("L", (w, h), 0)
             shadow.paste(outline.point(lambda v: int(v * strength)), (int(dx), int(dy)))
             image = _paint(image, np.where(_luma(fg_colour) > 127.5, 0.0, 255.0).repeat(3), shadow)
-        if fill.tobytes() != outline.tobytes():  # a border: a second colour around the glyphs
+        if border:  # a second colour around the glyphs
             image = _paint(image, random_colour(rng), outline)
         image = _paint(image, fg_colour, fill)
         if rng.random() < c.p_blur:
