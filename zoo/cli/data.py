@@ -127,6 +127,9 @@ def run_synth(args: argparse.Namespace) -> int:
                             tuple(args.fonts), args.backgrounds, bar)
     if report.warning:
         console.print(f"[bold yellow]warning:[/] {report.warning}")
+    if report.unreadable_fonts:
+        console.print(f"[yellow]left out {len(report.unreadable_fonts)} unreadable font files[/] "
+                      f"(listed in {report.path}/synth.json), e.g. {report.unreadable_fonts[0]}")
     console.print(rich_table([{"samples": report.samples, "seed": report.seed, "workers": report.workers,
                                "font styles": report.fonts, "families": report.font_families,
                                "seconds": report.seconds, "img/s": report.rate}], f"rendered {report.path}"))

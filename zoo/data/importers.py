@@ -60,14 +60,14 @@ def read_index(path: Path, charset_file: Path, index_base: int = 0) -> Iterator[
     for number, line in _lines(path):
         name, *codes = line.split()
         try:
-            label = "".join(chars[int(code) - index_base] for code in codes)
-            if any(int(code) < index_base for code in codes):
+            positions = [int(code) - index_base for code in codes]
+            if any(not 0 <= p < len(chars) for p in positions):
                 raise IndexError
         except (ValueError, IndexError) as err:
             raise ValueError(f"{path}:{number}: label indices {codes} are not all integers in "
                              f"{index_base}..{len(chars) - 1 + index_base} (charset {charset_file}, "
                              f"--index-base {index_base})") from err
-        yield Entry(path.parent / name, label, f"{path}:{number}")
+        yield Entry(path.parent / name, "".join(chars[p] for p in positions), f"{path}:{number}")
 
 
 def detect_format(src: Path, charset_file: Path | None) -> tuple[str, Path]:

@@ -12,7 +12,7 @@ renamed onto the target only when complete (``zoo.fileio.atomic_path``).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -276,7 +276,7 @@ class VerifyReport:
     unknown_chars: int = 0
     too_long: int = 0
     with_lexicon: int = 0
-    examples: dict = None
+    examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def rows(self) -> list[dict]:
         return [{"check": name.replace("_", " "), "count": getattr(self, name)} for name in
@@ -292,7 +292,7 @@ def verify_lmdb(path: str | Path, charset=None, frames: int | None = None, progr
     ``zoo.data.charset.Charset``; None skips the check), more than ``frames`` CTC frames. A missing
     key raises SchemaError."""
     reader = LmdbReader(path)
-    report = VerifyReport(str(path), len(reader), examples={})
+    report = VerifyReport(str(path), len(reader))
     task = progress.add_task("verifying", total=len(reader), unit="img") if progress else None
 
     def note(problem: str, index: int, label: str) -> None:

@@ -32,6 +32,7 @@ class SynthReport:
     steady_rate: float   # img/s over the second half, once workers have started and glyph caches warmed
     fonts: int
     font_families: int
+    unreadable_fonts: tuple[str, ...]  # font files fontTools could not read (left out)
     warning: str | None
 
     @property
@@ -43,8 +44,9 @@ def usable_fonts(charset: Charset, font_dirs: tuple[str, ...] = ()) -> list[Font
     """Fonts that can draw the charset: all of it, or (for a large set such as Chinese) at least some
     of it; the renderer picks, per word, a font that has every character of that word."""
     fonts, _ = discover_fonts(tuple(font_dirs))
-    chars = "".join(sorted(set(charset.chars) | {c for ch in charset.chars for c in (ch.lower(), ch.upper())}
-                           if charset.case != "keep" else set(charset.chars)))
+    chars = charset.chars
+    if charset.case != "keep":  # a case-folding charset is rendered in both cases
+        chars = "".join(dict.fromkeys(chars + chars.upper() + chars.lower()))
     full = [f for f in fonts if f.covers(chars)]
     partial = full or [f for f in fonts if any(f.covers(c) for c in chars)]
     if not partial:
@@ -88,11 +90,12 @@ def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset
         end = time.perf_counter()
         steady = (n - halfway[0]) / max(end - halfway[1], 1e-9) if n > halfway[0] else n / (end - start)
         report = SynthReport(str(out), n, seed, workers, end - start, steady, len(fonts),
-                             len({f.family for f in fonts}), font_warning(fonts))
+                             len({f.family for f in fonts}), discover_fonts(tuple(font_dirs))[1], font_warning(fonts))
         writer.attach("synth.json", json.dumps({
             "seed": seed, "samples": n, "charset": charset.chars, "case": charset.case,
             "vocabulary": VOCABULARY_SOURCE, "config": asdict(config), "backgrounds": backgrounds or "procedural",
-            "fonts": [f"{f.name} ({f.source})" for f in fonts]}, indent=1))
+            "fonts": [f"{f.name} ({f.source})" for f in fonts], "unreadable_fonts": report.unreadable_fonts},
+            indent=1))
     return report
 
 
