@@ -202,5 +202,6 @@ class Renderer:
 
 
 def _paint(image: Image.Image, colour: np.ndarray, mask: Image.Image) -> Image.Image:
-    """``colour`` over ``image`` with ``mask`` as its opacity."""
-    return Image.composite(Image.new("RGB", image.size, tuple(int(v) for v in colour)), image, mask)
+    """``colour`` over ``image`` (in place) with ``mask`` as its opacity."""
+    image.paste(tuple(int(v) for v in colour), (0, 0), mask)
+    return image
