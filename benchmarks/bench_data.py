@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from zoo.data.charset import Charset  # noqa: E402
 from zoo.data.dataset import CtcCollate, LmdbDataset  # noqa: E402
 from zoo.data.importers import import_dataset  # noqa: E402
-from zoo.data.synth import synthesize  # noqa: E402
+from zoo.data.synth import synthesize, usable_fonts  # noqa: E402
+from zoo.data.synth.render import Renderer  # noqa: E402
 from zoo.data.transforms import Preprocess  # noqa: E402
 from zoo.report import console, progress, rich_table, write_table  # noqa: E402
 
@@ -45,6 +46,19 @@ def row(stage: str, workers: int, images: int, wall: float, cpu: float) -> dict:
     per_cpu = images / max(cpu, 1e-9)
     return {"stage": stage, "workers": workers, "images": images, "wall img/s": round(images / wall, 1),
             "img per CPU-s": round(per_cpu, 1), "2 idle cores (projected)": round(2 * per_cpu, 1)}
+
+
+def render_warm(n: int) -> tuple[int, float, float]:
+    """One process, after ``n`` warm-up samples have filled the glyph cache: the renderer's own cost
+    per image, without startup or worker communication."""
+    charset = Charset.named("alnum36")
+    renderer = Renderer(charset, usable_fonts(charset), seed=0)
+    for index in range(n):
+        renderer(index)
+    cpu, start = time.process_time(), time.perf_counter()
+    for index in range(n, 2 * n):
+        renderer(index)
+    return n, time.perf_counter() - start, time.process_time() - cpu
 
 
 def read(path: Path, workers: int, epochs: int = 2, batch_size: int = 256) -> tuple[int, float, float]:
@@ -75,6 +89,7 @@ def main() -> int:
             report = synthesize(args.n, synth_path, seed=0, workers=args.workers, progress=bar)
         rows.append({**row("render (zoo data synth)", args.workers, args.n, report.seconds, cpu_seconds() - cpu),
                      "steady wall img/s": round(report.steady_rate, 1), "target": 500})
+        rows.append({**row("render, one process, glyph cache warm", 1, *render_warm(args.n // 4)), "target": 500})
         for workers in (0, args.workers):
             rows.append({**row("read+decode+resize, rendered 32 px LMDB", workers, *read(synth_path, workers)),
                          "target": 2000})

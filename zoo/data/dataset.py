@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from zoo.data.charset import LABEL_PROBLEMS, Charset
-from zoo.data.lmdb import LmdbReader, SchemaError, decode_image
+from zoo.data.lmdb import LmdbReader, SchemaError, Tally, decode_image
 from zoo.data.transforms import Preprocess
 
 LABEL_POLICIES = ("drop", "error")
@@ -43,25 +43,17 @@ def max_frames(frames: int | Sequence[int] | None) -> int | None:
 
 
 @dataclass
-class LabelReport:
-    """What label screening kept and rejected; ``examples`` holds up to 5 (index, label) per reason."""
+class LabelReport(Tally):
+    """What label screening kept, and the tally of what it rejected (by ``LABEL_PROBLEMS`` reason)."""
     total: int = 0
     kept: int = 0
-    rejected: Counter = field(default_factory=Counter)
-    examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-
-    def reject(self, reason: str, index: int, label: str) -> None:
-        self.rejected[reason] += 1
-        self.examples.setdefault(reason, [])
-        if len(self.examples[reason]) < 5:
-            self.examples[reason].append((index, label))
 
     def summary(self) -> str:
-        parts = [f"{self.rejected[r]} {r.replace('_', ' ')}" for r in LABEL_PROBLEMS if self.rejected[r]]
+        parts = [f"{self.counts[r]} {r.replace('_', ' ')}" for r in LABEL_PROBLEMS if self.counts[r]]
         return f"{self.kept} of {self.total} labels kept" + (f"; rejected: {', '.join(parts)}" if parts else "")
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "kept": self.kept, **{r: self.rejected[r] for r in LABEL_PROBLEMS}}
+        return {"total": self.total, "kept": self.kept, **{r: self.counts[r] for r in LABEL_PROBLEMS}}
 
 
 def screen_labels(labels: Sequence[str], charset: Charset, frames: int | None) -> tuple[list[int], LabelReport]:
@@ -73,7 +65,7 @@ def screen_labels(labels: Sequence[str], charset: Charset, frames: int | None) -
         if problem is None:
             keep.append(index)
         else:
-            report.reject(problem, index, label)
+            report.add(problem, index, label)
     report.kept = len(keep)
     return keep, report
 
@@ -97,7 +89,7 @@ class LmdbDataset(Dataset):
         self.augment, self.seed, self.epoch = augment, seed, 0
         labels = self.reader.labels()
         self.indices, self.label_report = screen_labels(labels, charset, max_frames(frames))
-        if label_policy == "error" and self.label_report.rejected:
+        if label_policy == "error" and self.label_report.counts:
             examples = "; ".join(f"{r}: {ex}" for r, ex in self.label_report.examples.items())
             raise ValueError(f"{path}: {self.label_report.summary()} (e.g. {examples}). Use "
                              f"label_policy='drop' to skip them, or choose a charset/width that fits")

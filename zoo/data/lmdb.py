@@ -12,6 +12,7 @@ renamed onto the target only when complete (``zoo.fileio.atomic_path``).
 from __future__ import annotations
 
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -267,24 +268,34 @@ def write_lmdb(path: str | Path, samples: Iterable[Sample]) -> int:
 
 
 @dataclass
-class VerifyReport:
-    """Counts from a full scan; ``examples`` holds up to 5 (index, label) per problem."""
-    path: str
-    samples: int = 0
-    undecodable: int = 0
-    empty: int = 0
-    unknown_chars: int = 0
-    too_long: int = 0
-    with_lexicon: int = 0
+class Tally:
+    """Counts of problems, with up to ``MAX_EXAMPLES`` (index, label) examples of each."""
+    counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
-    def rows(self) -> list[dict]:
-        return [{"check": name.replace("_", " "), "count": getattr(self, name)} for name in
-                ("samples", "undecodable", "empty", "unknown_chars", "too_long", "with_lexicon")]
+    MAX_EXAMPLES = 5
 
-    @property
-    def problems(self) -> int:
-        return self.undecodable + self.empty + self.unknown_chars + self.too_long
+    def add(self, problem: str, index: int, label: str) -> None:
+        self.counts[problem] += 1
+        examples = self.examples.setdefault(problem, [])
+        if len(examples) < self.MAX_EXAMPLES:
+            examples.append((index, label))
+
+
+@dataclass
+class VerifyReport(Tally):
+    """A full scan: samples, samples with a lexicon, and the tally of undecodable images and
+    label problems (``zoo.data.charset.LABEL_PROBLEMS``)."""
+    path: str = ""
+    samples: int = 0
+    with_lexicon: int = 0
+
+    CHECKS = ("undecodable", "empty", "unknown_chars", "too_long")
+
+    def rows(self) -> list[dict]:
+        return ([{"check": "samples", "count": self.samples}]
+                + [{"check": c.replace("_", " "), "count": self.counts[c]} for c in self.CHECKS]
+                + [{"check": "with lexicon", "count": self.with_lexicon}])
 
 
 def verify_lmdb(path: str | Path, charset=None, frames: int | None = None, progress=None) -> VerifyReport:
@@ -292,15 +303,8 @@ def verify_lmdb(path: str | Path, charset=None, frames: int | None = None, progr
     ``zoo.data.charset.Charset``; None skips the check), more than ``frames`` CTC frames. A missing
     key raises SchemaError."""
     reader = LmdbReader(path)
-    report = VerifyReport(str(path), len(reader))
+    report = VerifyReport(path=str(path), samples=len(reader))
     task = progress.add_task("verifying", total=len(reader), unit="img") if progress else None
-
-    def note(problem: str, index: int, label: str) -> None:
-        setattr(report, problem, getattr(report, problem) + 1)
-        report.examples.setdefault(problem, [])
-        if len(report.examples[problem]) < 5:
-            report.examples[problem].append((index, label))
-
     for index in range(1, len(reader) + 1):
         label = reader.label(index)
         try:
@@ -308,11 +312,11 @@ def verify_lmdb(path: str | Path, charset=None, frames: int | None = None, progr
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
             if isinstance(err, SchemaError):
                 raise
-            note("undecodable", index, label)
+            report.add("undecodable", index, label)
         if not label:
-            note("empty", index, label)
+            report.add("empty", index, label)
         elif charset is not None and (problem := charset.label_problem(label, frames)):
-            note(problem, index, label)
+            report.add(problem, index, label)
         report.with_lexicon += reader.lexicon(index) is not None
         if progress:
             progress.advance(task)
