@@ -18,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "data", help="import, verify, show and synthesise LMDB data sets", formatter_class=HelpFormatter,
-        description="Data sets in the public text-recognition LMDB layout (num-samples, image-%%09d, "
-                    "label-%%09d, optional lexicon-%%09d; 1-based), as MJSynth/SynthText and the benchmark "
+        description="Data sets in the public text-recognition LMDB layout (num-samples, image-%09d, "
+                    "label-%09d, optional lexicon-%09d; 1-based), as MJSynth/SynthText and the benchmark "
                     "LMDBs use it.", epilog=EPILOG)
     verbs = p.add_subparsers(title="actions", metavar="ACTION", required=True)
 
