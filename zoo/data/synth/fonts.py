@@ -33,6 +33,7 @@ class FontInfo:
     style: str
     source: str          # "pypi:<distribution>", "system" or "user"
     codepoints: frozenset[int]
+    weight: int = 400    # OS/2 usWeightClass: 100 thin/hairline ... 400 regular ... 900 black
 
     @property
     def name(self) -> str:
@@ -69,10 +70,11 @@ def read_font(path: Path, source: str) -> FontInfo | None:
         family = names.getBestFamilyName() or path.stem
         style = names.getBestSubFamilyName() or "Regular"
         codepoints = frozenset(font.getBestCmap() or ())
+        weight = font["OS/2"].usWeightClass if "OS/2" in font else 400
         font.close()
     except (TTLibError, KeyError, OSError, AssertionError, ValueError):
         return None
-    return FontInfo(str(path), family, style, source, codepoints)
+    return FontInfo(str(path), family, style, source, codepoints, weight)
 
 
 @functools.lru_cache(maxsize=8)
