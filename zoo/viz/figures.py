@@ -72,7 +72,7 @@ def saliency_grid(rows: list[dict], columns: list[str], path: Path, method: str)
             _bare(ax)
             ax.set_xlabel(f"reads \u201c{decoded}\u201d", fontsize=8)
     fig.suptitle(f"Which pixels drive the transcription ({method} saliency; bright = more)",
-                 y=1.0 + 0.45 / fig.get_figheight(), va="bottom", fontweight="bold")
+                 y=1.0 + 0.15 / fig.get_figheight(), va="bottom", fontweight="bold")
     return save(fig, path)
 
 

@@ -30,6 +30,8 @@ def recording(model: torch.nn.Module) -> Iterator[dict[str, list[torch.Tensor]]]
 def gate_maps(model: torch.nn.Module, image: torch.Tensor) -> dict[str, torch.Tensor]:
     """``{layer name: (iterations, h, w)}``: each iteration's gate averaged over channels, on the
     layer's own grid; empty when the model has no gated layer."""
+    if not any(isinstance(m, RecurrentConvLayer) for m in model.modules()):
+        return {}
     with recording(model) as recorded:
         model(image.unsqueeze(0))
         return {name: torch.stack([g[0].mean(0) for g in gates]) for name, gates in recorded.items() if gates}

@@ -28,6 +28,7 @@ from zoo.viz.alignment import best_path
 @dataclass
 class Saliency:
     map: torch.Tensor          # (H, W), on the preprocessed image's grid
+    logits: torch.Tensor       # (frames, classes) of the unperturbed image
     method: str
     target: str                # "emitting frames" or "all frames (best path is all blank)"
     target_frames: list[int]
@@ -52,7 +53,7 @@ def gradient_saliency(model, image: torch.Tensor) -> Saliency:
     logits = model(x)
     classes, frames, target = _target(logits[0].detach(), model.config.blank_index)
     (grad,) = torch.autograd.grad(decoded_score(logits, classes, frames).sum(), x)
-    return Saliency(grad[0].abs().amax(0), "gradient", target, frames)
+    return Saliency(grad[0].abs().amax(0), logits[0].detach(), "gradient", target, frames)
 
 
 @torch.no_grad()
@@ -74,7 +75,7 @@ def occlusion_saliency(model, image: torch.Tensor, patch: int = 8, stride: int =
         for (top, left), score in zip(chunk, scores):
             drops[top:top + patch, left:left + patch] += base - score
             cover[top:top + patch, left:left + patch] += 1
-    return Saliency(drops / cover, "occlusion", target, frames)
+    return Saliency(drops / cover, reference[0], "occlusion", target, frames)
 
 
 def _starts(size: int, patch: int, stride: int) -> list[int]:

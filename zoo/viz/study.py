@@ -59,12 +59,11 @@ def study_image(subject: Subject, image: Image.Image, path: Path, truth: str | N
                 max_frames: int | None) -> ImageResult:
     model = subject.model
     x = Preprocess.from_config(model.config)(image)
-    with torch.no_grad():
-        logits = model(x.unsqueeze(0))[0]
+    explained = saliency(model, x, method)
     frames = pick_frames(model.num_frames(x.shape[-1]), max_frames)
     fields, maps = frame_fields(model.backbone, x, frames)
-    return ImageResult(path, truth, x, alignment(logits, model.config.charset, model.config.blank_index),
-                       saliency(model, x, method), fields, maps, gate_maps(model, x))
+    return ImageResult(path, truth, x, alignment(explained.logits, model.config.charset, model.config.blank_index),
+                       explained, fields, maps, gate_maps(model, x))
 
 
 def theoretical(subject: Subject) -> dict:
