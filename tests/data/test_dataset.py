@@ -4,6 +4,7 @@ from torch.utils.data import DataLoader
 
 from zoo.data.charset import Charset
 from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
+from zoo.data.lmdb import LmdbWriter
 from zoo.data.transforms import Preprocess
 from zoo.registry import create_model, get_config
 
@@ -51,9 +52,7 @@ def test_keep_ratio_frames_per_width(broken_lmdb):
     assert cs.label_problem("aab" * 10, 31) == "too_long"  # 40 frames with the blanks
 
 
-def test_keep_ratio_image_too_narrow_for_its_label_is_skipped_and_counted(tmp_path):
-    from tests.data.conftest import word_image
-    from zoo.data.lmdb import LmdbWriter
+def test_keep_ratio_image_too_narrow_for_its_label_is_skipped_and_counted(tmp_path, word_image):
     label = "abcdefghijklmnopqrstuvwxyz0123"  # 30 frames: more than 100 px give (26), fewer than 240 px
     with LmdbWriter(tmp_path / "k.lmdb") as writer:
         writer.add(word_image("narrow", width=100), label)

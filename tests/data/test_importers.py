@@ -1,6 +1,5 @@
 import pytest
 
-from tests.data.conftest import word_image
 from zoo.data.charset import Charset
 from zoo.data.dataset import CtcCollate, LmdbDataset
 from zoo.data.importers import import_dataset
@@ -9,15 +8,15 @@ from zoo.data.transforms import Preprocess
 from zoo.registry import get_config
 
 
-def _images(folder, names):
+def _images(folder, names, word_image):
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
         (folder / name).write_bytes(word_image(name.split(".")[0], fmt="PNG" if name.endswith("png") else "JPEG"))
 
 
-def test_gt_folder_with_lexicon(tmp_path):
+def test_gt_folder_with_lexicon(tmp_path, word_image):
     src = tmp_path / "gt"
-    _images(src, ["a.jpg", "b.png"])
+    _images(src, ["a.jpg", "b.png"], word_image)
     (src / "gt.txt").write_text("a.jpg\tHello\nb.png\tNew York\n", encoding="utf-8")
     (src / "lex.txt").write_text("Hello,World\nNew York,Boston\n", encoding="utf-8")
     assert import_dataset(src, tmp_path / "gt.lmdb", lexicon_file=src / "lex.txt") == 2
@@ -27,16 +26,16 @@ def test_gt_folder_with_lexicon(tmp_path):
     assert reader.image_bytes(2) == (src / "b.png").read_bytes()  # stored as given, not re-encoded
 
 
-def test_file_word_list(tmp_path):
-    _images(tmp_path / "imgs", ["x.jpg", "y.jpg"])
+def test_file_word_list(tmp_path, word_image):
+    _images(tmp_path / "imgs", ["x.jpg", "y.jpg"], word_image)
     listing = tmp_path / "train.txt"
     listing.write_text("imgs/x.jpg street\nimgs/y.jpg two words\n", encoding="utf-8")
     import_dataset(listing, tmp_path / "l.lmdb")
     assert LmdbReader(tmp_path / "l.lmdb").labels() == ["street", "two words"]
 
 
-def test_index_labels_into_charset_file(tmp_path):
-    _images(tmp_path, ["p.jpg", "q.jpg"])
+def test_index_labels_into_charset_file(tmp_path, word_image):
+    _images(tmp_path, ["p.jpg", "q.jpg"], word_image)
     chars = tmp_path / "chars.txt"
     chars.write_text("中\n文\n字\n1\n", encoding="utf-8")
     listing = tmp_path / "data_train.txt"
@@ -48,8 +47,8 @@ def test_index_labels_into_charset_file(tmp_path):
     assert LmdbReader(tmp_path / "zh1.lmdb").labels() == ["中文字", "11中"]
 
 
-def test_bad_sources_are_named_errors_and_leave_nothing(tmp_path):
-    _images(tmp_path, ["ok.jpg"])
+def test_bad_sources_are_named_errors_and_leave_nothing(tmp_path, word_image):
+    _images(tmp_path, ["ok.jpg"], word_image)
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     listing = tmp_path / "list.txt"
     listing.write_text("ok.jpg fine\nbad.jpg broken\n", encoding="utf-8")

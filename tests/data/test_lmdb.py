@@ -1,4 +1,3 @@
-import os
 import signal
 import subprocess
 import sys
@@ -7,11 +6,10 @@ import time
 import lmdb
 import pytest
 
-from tests.data.conftest import word_image
 from zoo.data.lmdb import LmdbReader, LmdbWriter, SchemaError, image_key
 
 
-def test_public_layout_round_trip(tmp_path):
+def test_public_layout_round_trip(tmp_path, word_image):
     path = tmp_path / "x.lmdb"
     jpg = word_image("abc")
     with LmdbWriter(path) as writer:
@@ -37,7 +35,7 @@ def test_public_layout_round_trip(tmp_path):
         reader.label(3)
 
 
-def test_writer_grows_map_and_refuses_bad_images(tmp_path):
+def test_writer_grows_map_and_refuses_bad_images(tmp_path, word_image):
     jpg = word_image("grow", width=400)
     with LmdbWriter(tmp_path / "g.lmdb", map_size=1 << 15) as writer:
         for _ in range(300):
@@ -66,10 +64,12 @@ def test_schema_errors(tmp_path):
 
 
 WRITER_SCRIPT = """
-import sys, time
-from tests.data.conftest import word_image
+import io, sys, time
+from PIL import Image
 from zoo.data.lmdb import LmdbWriter
-jpg = word_image("slow")
+buf = io.BytesIO()
+Image.new("RGB", (100, 32), (200, 200, 200)).save(buf, "JPEG")
+jpg = buf.getvalue()
 with LmdbWriter(sys.argv[1]) as writer:
     for i in range(1_000_000):
         writer.add(jpg, "slow")
@@ -82,8 +82,7 @@ with LmdbWriter(sys.argv[1]) as writer:
 
 def test_killed_writer_leaves_no_database(tmp_path):
     target = tmp_path / "killed.lmdb"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(target)], stdout=subprocess.PIPE,
-                            text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(target)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "written"  # at least two commits have reached the disk
     temporaries = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
     assert temporaries and (temporaries[0] / "data.mdb").stat().st_size > 0

@@ -2,7 +2,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tests.data.conftest import word_image
 from zoo.data.lmdb import decode_image
 from zoo.data.transforms import Augment, Preprocess
 
@@ -18,7 +17,7 @@ def test_preprocess_normalises_as_documented():
     assert keep.target_width(640, 64) == 300 and keep.target_width(500, 100) == 160
 
 
-def test_augment_is_seeded_and_keeps_a_usable_image():
+def test_augment_is_seeded_and_keeps_a_usable_image(word_image):
     image = decode_image(word_image("augment"))
     augment = Augment(p=1.0, p_invert=0.5)
     a = augment(image, np.random.default_rng(11))
