@@ -97,18 +97,6 @@ def discover_fonts(extra_dirs: tuple[str, ...] = (), system: bool = True) -> tup
     return fonts, tuple(unreadable)
 
 
-def fonts_for(chars: str, extra_dirs: tuple[str, ...] = (), system: bool = True) -> list[FontInfo]:
-    """The fonts that have every character of ``chars`` (e.g. all 62 alphanumerics for English)."""
-    fonts, _ = discover_fonts(tuple(extra_dirs), system)
-    usable = [f for f in fonts if f.covers(chars)]
-    if not usable:
-        raise FileNotFoundError(
-            f"no font on this machine covers the characters {chars[:40]!r}{'...' if len(chars) > 40 else ''} "
-            f"({len(fonts)} fonts found); install font packages (pip install -e . brings twelve; see "
-            f"docs/data.md for Debian fonts) or pass --fonts DIR")
-    return usable
-
-
 def font_warning(fonts: list[FontInfo]) -> str | None:
     """A sentence for the user when there are fewer font styles than a varied training set wants."""
     if len(fonts) >= RECOMMENDED_STYLES:
