@@ -1,8 +1,13 @@
-"""Shared fixtures. IC03 is read from ../shared/data/ic03 beside the checkout (evaluation only)."""
+"""Shared fixtures. IC03 is read from ../shared/data/ic03 beside the checkout (evaluation only);
+training fixtures render their own words with PIL's built-in font (fast, no font packages)."""
+import io
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from zoo.data.lmdb import LmdbWriter
 
 REPO = Path(__file__).resolve().parent.parent
 IC03 = REPO.parent / "shared" / "data" / "ic03"
@@ -18,3 +23,43 @@ def ic03_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+WORDS = ["cat", "dog", "tree", "house", "river", "stone", "light", "paper", "green", "seven",
+         "12", "404", "zoo", "fish", "cloud", "bird"]
+
+
+def render(word: str, shade: int) -> bytes:
+    image = Image.new("L", (100, 32), 230 - shade)
+    ImageDraw.Draw(image).text((6, 8), word, fill=20 + shade, font=ImageFont.load_default(14))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def write_words(path, n: int) -> str:
+    with LmdbWriter(path) as writer:
+        for i in range(n):
+            writer.add(render(WORDS[i % len(WORDS)], (i * 7) % 60), WORDS[i % len(WORDS)])
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def word_lmdbs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("words")
+    return write_words(root / "train.lmdb", 96), write_words(root / "val.lmdb", 16)
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path, word_lmdbs):
+    """A recipe file: a small GRCNN, batch 8, a few steps, checkpoints every 2."""
+    train, val = word_lmdbs
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"""
+_base_: {REPO / 'recipes/papers/grcnn.yaml'}
+model: {{name: grcnn, options: {{iterations: 1, hidden_size: 32}}}}
+data: {{train: {train}, val: {val}, val_synth: null, workers: 0}}
+train: {{iterations: 6, batch_size: 8, log_every: 1, val_every: 3, checkpoint_every: 2}}
+out: {tmp_path / 'run'}
+""")
+    return path

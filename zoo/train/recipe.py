@@ -105,7 +105,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict:
         raise RecipeError(f"recipe {path} does not exist" + (f" (a _base_ of {seen[-1]})" if seen else ""))
     if path.resolve() in seen:
         raise RecipeError(f"recipe {path}: _base_ cycle through {', '.join(map(str, seen))}")
-    tree = yaml.safe_load(path.read_text()) or {}
+    tree = parse_yaml(path.read_text(), str(path)) or {}
     if not isinstance(tree, dict):
         raise RecipeError(f"recipe {path}: the top level must be a mapping, got {type(tree).__name__}")
     bases = tree.pop("_base_", [])
@@ -134,7 +134,14 @@ def _apply_override(tree: dict, item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise RecipeError(f"--set {item!r}: {part!r} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    node[leaf] = parse_yaml(raw, f"--set {item!r}")
+
+
+def parse_yaml(text: str, where: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise RecipeError(f"{where}: not valid YAML ({err}). Quote values holding ': ', e.g. \"a={{n: 1}}\"") from err
 
 
 def from_dict(cls: type, data: Any, where: str) -> Any:

@@ -1,0 +1,66 @@
+import json
+
+import numpy as np
+import pytest
+
+from zoo.ablate import load_study, paired_bootstrap, run_study
+from zoo.train.recipe import RecipeError
+
+
+def test_paired_bootstrap_by_hand():
+    a = np.array([[1, 1, 1, 0, 1, 1, 1, 1], [1, 1, 0, 0, 1, 1, 1, 1]], float)
+    b = np.array([[0, 1, 0, 0, 1, 0, 1, 0], [0, 1, 0, 0, 1, 0, 1, 1]], float)
+    result = paired_bootstrap(a, b, resamples=4000)
+    # per image (mean over seeds) differences: 1, 0, .5, 0, 0, 1, 0, .5 -> mean 0.375
+    assert result["difference (pts)"] == 37.5
+    assert 0 < result["95% CI low"] < 37.5 < result["95% CI high"] <= 75
+    assert result["p"] < 0.05  # all 8 resampled images from the 4 ties: 2 * 0.5 ** 8 = 0.008
+    same = paired_bootstrap(a, a, resamples=1000)
+    assert same["difference (pts)"] == 0 and same["p"] == 1.0
+
+
+def test_a_study_needs_models_and_existing_benchmarks(tmp_path):
+    (tmp_path / "s.yaml").write_text("name: s\nmodels: {}\n")
+    with pytest.raises(RecipeError, match="at least one entry under 'models'"):
+        load_study(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text("models: {grcnn: {}}\nbenchmarks: [{path: /no/ic03}]\n")
+    with pytest.raises(FileNotFoundError, match="benchmark /no/ic03 does not exist"):
+        load_study(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text("models: {grcnn: {}}\nseed: [1]\n")
+    with pytest.raises(RecipeError, match="unknown recipe key 'seed'. Did you mean 'seeds'"):
+        load_study(tmp_path / "s.yaml")
+
+
+def test_tiny_study_end_to_end_and_resumable(tmp_path, tiny_recipe, ic03_dir, capsys):
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(f"""
+name: tiny
+recipe: {tiny_recipe}
+models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{iterations: 1, hidden_size: 16}}}}
+seeds: [0, 1]
+overrides: [train.iterations=2, train.val_every=2, train.checkpoint_every=2]
+benchmarks: [{{path: {ic03_dir}, lexicons: [none, "50"], limit: 6}}]
+speed_batch: 2
+bootstrap: 200
+out: {tmp_path / 'study'}
+""")
+    report = run_study(load_study(study_file), source=str(study_file))
+    out = tmp_path / "study"
+    data = json.loads((out / "report.json").read_text())
+    rows = data["accuracy"]["ic03[:6] 50"]
+    assert [r["model"] for r in rows] == ["crnn_vgg", "grcnn"]
+    assert all(len(r["per seed"].split()) == 2 and r["params (M)"] > 0 and r["infer img/s"] > 0 for r in rows)
+    assert rows[1]["paper"] == 98.8  # GRCNN's reported IC03 lexicon-50 number beside the measured one
+    pair = data["significance"]["ic03[:6] none"][0]
+    assert (pair["A"], pair["B"]) == ("crnn_vgg", "grcnn") and 0 <= pair["p"] <= 1
+    assert data["meta"]["seeds"] == [0, 1] and data["meta"]["iterations"] == 2 and "commit" in data["meta"]
+    for name in ["report.md", "report.html", "curves.png", "cost_ic03[:6]_none.png", "receptive_fields/report.html",
+                 "tables/accuracy_ic03[:6]_50.csv", "tables/significance_ic03[:6]_50.md"]:
+        assert (out / name).is_file(), name
+    assert "| grcnn |" in report.read_text()
+    evaluated = {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")}
+    assert len(evaluated) == 4
+    capsys.readouterr()
+    run_study(load_study(study_file))  # finished runs are not redone
+    assert "seed 0" not in capsys.readouterr().out
+    assert {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")} == evaluated

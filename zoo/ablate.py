@@ -1,0 +1,311 @@
+"""Backbone ablation studies: train every listed model on the identical recipe for several seeds,
+evaluate each run on the listed benchmarks, measure speed in the same run, and report.
+
+A study is YAML (``recipes/ablations/*.yaml``): a base training recipe shared by every model, the
+models (registered names with options), seeds, overrides applied to all, and benchmarks. Runs live
+in ``out/runs/<model>-s<seed>``; a finished run (its ``eval.json`` exists) is not redone, an
+interrupted one resumes from its checkpoint.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zoo.report import console, markdown_table, provenance, rich_table, to_json, write_table, write_text
+from zoo.train.recipe import RecipeError, from_dict, load_recipe, parse_yaml
+
+
+@dataclass
+class BenchmarkSpec:
+    path: str = "../shared/data/ic03"
+    protocol: str = "ic03-860"
+    lexicons: list = field(default_factory=lambda: ["none", "50", "full"])
+    limit: int = 0                      # evaluate the first N images only (0: all)
+
+
+@dataclass
+class Study:
+    name: str = "study"
+    recipe: str = "recipes/cpu/grcnn.yaml"   # the training recipe every model shares
+    models: dict = field(default_factory=dict)   # name -> create_model options
+    seeds: list = field(default_factory=lambda: [0, 1, 2])
+    overrides: list = field(default_factory=list)   # --set style, applied to every run
+    benchmarks: list = field(default_factory=lambda: [{}])
+    speed_batch: int = 64               # inference batch for the speed columns (training: the recipe's)
+    bootstrap: int = 10_000             # paired bootstrap resamples for the significance table
+    out: str = "runs/ablations/study"
+
+
+def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"study {path} does not exist; recipes/ablations/ holds the built-in ones")
+    tree = parse_yaml(Path(path).read_text(), str(path)) or {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        tree[key] = parse_yaml(value, f"--set {item!r}")
+    study = from_dict(Study, tree, "")
+    study.benchmarks = [from_dict(BenchmarkSpec, b, f"benchmarks[{i}]") for i, b in enumerate(study.benchmarks)]
+    if not study.models:
+        raise RecipeError(f"{path}: a study needs at least one entry under 'models'")
+    for spec in study.benchmarks:
+        if not Path(spec.path).exists():
+            raise FileNotFoundError(f"{path}: benchmark {spec.path} does not exist (paths are relative to the "
+                                    f"directory you run zoo from)")
+    return study
+
+
+# ------------------------------------------------------------------------------------------------
+# One run: train (or resume, or skip), then evaluate
+
+
+def run_recipe(study: Study, model: str, seed: int, run_dir: Path):
+    options = json.dumps(study.models[model] or {})
+    return load_recipe(study.recipe, [*study.overrides, f"model.name={model}", f"model.options={options}",
+                                      f"seed={seed}", f"out={run_dir}"])
+
+
+def train_run(study: Study, model: str, seed: int, run_dir: Path) -> None:
+    from zoo.train.trainer import train
+
+    recipe = run_recipe(study, model, seed, run_dir)
+    last = run_dir / "last.pt"
+    resume = last.is_file() and torch.load(last, weights_only=False)["train"]["state"]["step"] < recipe.train.iterations
+    if last.is_file() and not resume:
+        return
+    console.rule(f"[bold]{model}[/] seed {seed}" + (" (resuming)" if resume else ""))
+    train(recipe, resume=resume)
+
+
+def evaluate_run(study: Study, run_dir: Path) -> dict:
+    from zoo.checkpoint import load_model
+    from zoo.evaluate import evaluate, get_protocol, load_benchmark, model_log_probs
+
+    checkpoint = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "last.pt"
+    model = load_model(checkpoint)
+    results = {"checkpoint": str(checkpoint), "benchmarks": {}}
+    for spec in study.benchmarks:
+        benchmark = load_benchmark(spec.path)
+        benchmark = benchmark.first(spec.limit) if spec.limit else benchmark
+        log_probs = model_log_probs(model, benchmark.samples)
+        ev = evaluate(log_probs, model.config.charset, benchmark, get_protocol(spec.protocol), spec.lexicons,
+                      reported=model.config.reported.get(get_protocol(spec.protocol).reported_key))
+        results["benchmarks"][benchmark_key(spec)] = {
+            "protocol": ev.protocol.label, "rows": ev.rows, "counts": ev.counts,
+            "correct": {s: [row[f"{s}: correct"] for row in ev.per_image] for s in spec.lexicons},
+            "files": [row["file"] for row in ev.per_image]}
+    return results
+
+
+def benchmark_key(spec: BenchmarkSpec) -> str:
+    return f"{Path(spec.path).name}" + (f"[:{spec.limit}]" if spec.limit else "")
+
+
+# ------------------------------------------------------------------------------------------------
+# Aggregation
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> dict:
+    """Paired bootstrap over images of the difference in accuracy: ``a``/``b`` are (seeds, images)
+    0/1 arrays of two models on the same images; each image's score is its mean over seeds."""
+    d = a.mean(0) - b.mean(0)
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (resamples, len(d)))].mean(1)
+    p = min(1.0, 2 * min((means <= 0).mean(), (means >= 0).mean()))
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"difference (pts)": round(100 * d.mean(), 2), "95% CI low": round(100 * low, 2),
+            "95% CI high": round(100 * high, 2), "p": round(float(p), 4)}
+
+
+def model_costs(study: Study, model: str, train_batch: int) -> dict:
+    """Parameters, GFLOPs and images/s (inference at ``speed_batch``, training at the recipe's batch)
+    of the study's configuration of ``model``, measured now on this machine."""
+    from zoo.bench import TrainingStep, images, inference_call, interleaved_medians
+    from zoo.models.profile import count_parameters, gflops
+    from zoo.registry import create_model
+
+    net = create_model(model, **(study.models[model] or {}))
+    config = net.config
+    infer = interleaved_medians({"m": inference_call(net.eval(), images(study.speed_batch, in_chans=config.in_chans))}, 3)
+    step = TrainingStep(net, images(train_batch, in_chans=config.in_chans), net.num_classes)
+    trained = interleaved_medians({"m": step}, 3)
+    return {"params (M)": round(count_parameters(net) / 1e6, 2), "GFLOPs": round(gflops(net), 2),
+            "train img/s": round(train_batch / trained["m"], 1),
+            "infer img/s": round(study.speed_batch / infer["m"], 1)}
+
+
+def accuracy_tables(study: Study, evals: dict, costs: dict) -> dict[str, list[dict]]:
+    from zoo.registry import get_config
+
+    tables = {}
+    for spec in study.benchmarks:
+        key = benchmark_key(spec)
+        for setting in spec.lexicons:
+            rows = []
+            for model in study.models:
+                accs = [100 * float(np.mean(evals[model][s]["benchmarks"][key]["correct"][setting])) for s in study.seeds]
+                reported = get_config(model).reported.get("IC03-860", {}).get({"none": "None", "full": "Full"}.get(setting, setting))
+                rows.append({"model": model, "accuracy % (mean)": round(statistics.mean(accs), 2),
+                             "std": round(statistics.stdev(accs), 2) if len(accs) > 1 else 0.0,
+                             "per seed": " ".join(f"{a:.1f}" for a in accs), "paper": reported, **costs[model]})
+            tables[f"{key} {setting}"] = rows
+    return tables
+
+
+def significance_tables(study: Study, evals: dict) -> dict[str, list[dict]]:
+    tables = {}
+    for spec in study.benchmarks:
+        key = benchmark_key(spec)
+        for setting in spec.lexicons:
+            def correct(model):
+                return np.array([evals[model][s]["benchmarks"][key]["correct"][setting] for s in study.seeds], float)
+            tables[f"{key} {setting}"] = [
+                {"A": a, "B": b, **paired_bootstrap(correct(a), correct(b), study.bootstrap)}
+                for a, b in itertools.combinations(study.models, 2)]
+    return tables
+
+
+# ------------------------------------------------------------------------------------------------
+# Figures and the report
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def cost_figure(rows: list[dict], setting: str, path: Path) -> Path:
+    """Accuracy (mean +- std over seeds) against GFLOPs, parameters and inference speed."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=110, sharey=True)
+    for ax, cost in zip(axes, ["GFLOPs", "params (M)", "infer img/s"]):
+        for row in rows:
+            ax.errorbar(row[cost], row["accuracy % (mean)"], yerr=row["std"], fmt="o", capsize=4, markersize=7)
+            ax.annotate(row["model"], (row[cost], row["accuracy % (mean)"]), textcoords="offset points", xytext=(6, 6))
+        ax.set_xlabel(cost)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"word accuracy % ({setting})")
+    fig.suptitle(f"Accuracy against cost: {setting} (mean and std over seeds)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path:
+    """Training loss of every model, mean over seeds, on a log scale."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for model in study.models:
+        per_seed = []
+        for seed in study.seeds:
+            log = run_dirs[model, seed] / "log.jsonl"
+            records = [json.loads(line) for line in log.read_text().splitlines()]
+            per_seed.append({r["step"]: r["loss"] for r in records if r.get("loss") is not None})
+        steps = sorted(set.intersection(*(set(s) for s in per_seed)))
+        ax.plot(steps, [statistics.mean(s[k] for s in per_seed) for k in steps], label=model, linewidth=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training CTC loss (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> dict:
+    """The receptive-field report of the first seed's trained models on four benchmark images."""
+    from zoo.viz import build_report
+    from zoo.viz.inputs import find_images, load_subjects
+
+    checkpoints = [str(run_dirs[m, study.seeds[0]] / "best.pt") for m in study.models]
+    checkpoints = [c if Path(c).is_file() else c.replace("best.pt", "last.pt") for c in checkpoints]
+    images = find_images([study.benchmarks[0].path], 4)
+    return build_report(load_subjects([], checkpoints), images, out, "gradient", iterations=(), max_frames=8)
+
+
+def run_study(study: Study, source: str = "") -> Path:
+    out = Path(study.out)
+    run_dirs = {(m, s): out / "runs" / f"{m}-s{s}" for m in study.models for s in study.seeds}
+    evals: dict = {m: {} for m in study.models}
+    for (model, seed), run_dir in run_dirs.items():
+        done = run_dir / "eval.json"
+        if not done.is_file():
+            train_run(study, model, seed, run_dir)
+            console.print(f"evaluating {model} seed {seed} ...")
+            to_json(evaluate_run(study, run_dir), done)
+        evals[model][seed] = json.loads(done.read_text())
+    batch = run_recipe(study, next(iter(study.models)), study.seeds[0], out).train.batch_size
+    console.print("measuring speed ...")
+    costs = {m: model_costs(study, m, batch) for m in study.models}
+    return write_report(study, source, out, run_dirs, evals, costs)
+
+
+def write_report(study: Study, source: str, out: Path, run_dirs: dict, evals: dict, costs: dict) -> Path:
+    accuracy = accuracy_tables(study, evals, costs)
+    significance = significance_tables(study, evals)
+    figures = {"curves": curves_figure(study, run_dirs, out / "curves.png").name}
+    for name, rows in accuracy.items():
+        figures[f"cost {name}"] = cost_figure(rows, name, out / f"cost_{name.replace(' ', '_')}.png").name
+    rf = receptive_field_grid(study, run_dirs, out / "receptive_fields")
+    recipe = run_recipe(study, next(iter(study.models)), study.seeds[0], out)
+    meta = {"study": study.name, "source": source, "seeds": study.seeds, "recipe": study.recipe,
+            "overrides": study.overrides, "train data": recipe.data.train, "iterations": recipe.train.iterations,
+            "batch": recipe.train.batch_size, **provenance()}
+    for name, rows in accuracy.items():
+        console.print(rich_table(rows, f"{study.name}: {name} word accuracy (%)"))
+        write_table(rows, out / "tables", f"accuracy_{name.replace(' ', '_')}", name, meta=meta)
+    for name, rows in significance.items():
+        console.print(rich_table(rows, f"{name}: paired bootstrap over images (A - B)"))
+        write_table(rows, out / "tables", f"significance_{name.replace(' ', '_')}", name, meta=meta)
+    report = {"meta": meta, "accuracy": accuracy, "significance": significance, "figures": figures,
+              "receptive_fields": "receptive_fields/report.html", "runs": {f"{m}-s{s}": evals[m][s]["checkpoint"]
+                                                                            for m, s in run_dirs}}
+    to_json(report, out / "report.json")
+    write_text(out / "report.md", markdown_report(report))
+    write_text(out / "report.html", html_report(report))
+    console.print(f"report: {out / 'report.md'} and {out / 'report.html'}")
+    return out / "report.md"
+
+
+def markdown_report(report: dict) -> str:
+    meta = report["meta"]
+    lines = [f"# Ablation: {meta['study']}", "",
+             f"Every model trained with the identical recipe (`{meta['recipe']}`, overrides {meta['overrides']}), "
+             f"{meta['iterations']} iterations at batch {meta['batch']} on `{meta['train data']}`, seeds "
+             f"{meta['seeds']}. Accuracy: mean and standard deviation over seeds; `paper`: the paper's reported "
+             f"number (trained on millions of MJSynth images for 300k iterations, not comparable in scale).", ""]
+    for name, rows in report["accuracy"].items():
+        lines += [f"## {name}", "", markdown_table(rows), f"![cost]({report['figures'][f'cost {name}']})", ""]
+        lines += ["Paired bootstrap over images (A - B, points; p two-sided):", "",
+                  markdown_table(report["significance"][name]), ""]
+    lines += ["## Training curves", "", f"![curves]({report['figures']['curves']})", "",
+              f"## Receptive fields of the trained models", "", f"[report]({report['receptive_fields']})", "",
+              "## Provenance", ""] + [f"- {k}: {v}" for k, v in meta.items()]
+    return "\n".join(lines) + "\n"
+
+
+def html_report(report: dict) -> str:
+    import html
+
+    from zoo.viz.report import html_table
+
+    parts = [f"<h1>Ablation: {html.escape(report['meta']['study'])}</h1>"]
+    for name, rows in report["accuracy"].items():
+        parts += [f"<h2>{html.escape(name)}</h2>", html_table(rows),
+                  f"<img src='{report['figures'][f'cost {name}']}' style='max-width:100%'>",
+                  "<p>Paired bootstrap over images (A - B, points)</p>", html_table(report["significance"][name])]
+    parts += ["<h2>Training curves</h2>", f"<img src='{report['figures']['curves']}' style='max-width:100%'>",
+              f"<h2>Receptive fields</h2><p><a href='{report['receptive_fields']}'>trained models' report</a></p>",
+              "<h2>Provenance</h2>", html_table([report["meta"]])]
+    style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(parts)}</body></html>"
