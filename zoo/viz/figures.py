@@ -16,7 +16,7 @@ from zoo.fileio import atomic_path  # noqa: E402
 
 DPI = 130
 SALIENCY_CMAP = "magma"
-MODEL_COLOURS = plt.get_cmap("tab10").colors
+PALETTE = plt.get_cmap("tab10").colors
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False,
                      "axes.spines.right": False, "figure.facecolor": "white"})
 
@@ -108,7 +108,7 @@ def alignment_overlay(ax, image: np.ndarray, segments, fields, config) -> None:
     for n, seg in enumerate(s for s in segments if s.char is not None):
         left = centre0 + seg.first * stride - stride / 2
         right = centre0 + seg.last * stride + stride / 2
-        colour = MODEL_COLOURS[n % len(MODEL_COLOURS)]
+        colour = PALETTE[n % len(PALETTE)]
         ax.add_patch(Rectangle((left, -0.5), right - left, height, color=colour, alpha=0.28, lw=0))
         ax.text((left + right) / 2, -1.5, seg.char, ha="center", va="bottom", fontsize=11,
                 fontweight="bold", color=colour, clip_on=False)
@@ -194,7 +194,7 @@ def theoretical_plot(tables: dict[str, list[dict]], path: Path, input_width: int
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for n, (rf, labels) in enumerate(_same_values(
             {label: tuple(r["receptive_field"] for r in rows) for label, rows in tables.items()}).items()):
-        ax.plot(np.arange(1, len(rf) + 1), rf, "-o", color=MODEL_COLOURS[n % len(MODEL_COLOURS)], lw=2, ms=4,
+        ax.plot(np.arange(1, len(rf) + 1), rf, "-o", color=PALETTE[n % len(PALETTE)], lw=2, ms=4,
                 label=f"{', '.join(labels)}: {rf[-1]} px")
     ax.axhline(input_width, color="grey", ls=":", lw=1)
     ax.text(1, input_width, f" {input_width} px: a whole training image", va="bottom", color="grey", fontsize=8)
@@ -220,7 +220,7 @@ def growth_plot(rows: list[dict], path: Path) -> Path:
     for n, name in enumerate(dict.fromkeys(r["model"] for r in rows)):
         mine = [r for r in rows if r["model"] == name]
         t = [r["iterations"] for r in mine]
-        colour = MODEL_COLOURS[n % len(MODEL_COLOURS)]
+        colour = PALETTE[n % len(PALETTE)]
         ax.plot(t, [r["ERF 90% (px)"] for r in mine], "-o", color=colour, lw=2, ms=4, label=f"{name}: effective, 90% mass")
         ax.plot(t, [r["ERF 50% (px)"] for r in mine], ":s", color=colour, lw=1.5, ms=3, label=f"{name}: effective, 50% mass")
     theory = _same_values({name: tuple((r["iterations"], r["theoretical RF (px)"]) for r in rows if r["model"] == name)
