@@ -218,8 +218,11 @@ def export_onnx(fast: FastRecognizer, path: str | Path, width: int = 100) -> Pat
     """Export the folded network to ONNX with a dynamic batch dimension (TorchScript exporter)."""
     cfg = fast.config
     example = torch.zeros(1, cfg.in_chans, cfg.height, width)
-    with warnings.catch_warnings():  # the tracer flags the height check: the height is fixed (32)
+    with warnings.catch_warnings():
+        # The tracer flags the height check (the height is fixed, 32), and the exporter warns that
+        # LSTMs may not take other batch sizes: they do, tests/models/test_fast.py checks it.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*LSTM")
         torch.onnx.export(fast.net, (example,), str(path), input_names=["images"], output_names=["logits"],
                           dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
     return Path(path)
