@@ -247,7 +247,7 @@ def gates_figure(result, config, path: Path, title: str) -> Path:
     for ax in axes[0]:
         ax.axis("off")
     _show(axes[0][0], image)
-    for (name, maps), ax_row in zip(layers, axes[1:]):
+    for row, ((name, maps), ax_row) in enumerate(zip(layers, axes[1:])):
         low, high = float(maps.min()), float(maps.max())
         for t, ax in enumerate(ax_row):
             if t >= maps.shape[0]:
@@ -255,11 +255,11 @@ def gates_figure(result, config, path: Path, title: str) -> Path:
                 continue
             shown = ax.imshow(maps[t].numpy(), cmap="viridis", aspect="auto", vmin=low, vmax=high, interpolation="nearest")
             _bare(ax)
-            if ax_row is axes[1]:
+            if row == 0:
                 ax.set_title(f"t = {t + 1}", fontsize=9)
         ax_row[0].set_ylabel(f"GRCL {name.replace('backbone.features.', '#')}\n{tuple(maps.shape[1:])} grid",
                              rotation=0, ha="right", va="center", fontsize=8)
-        fig.colorbar(shown, ax=list(ax_row), fraction=0.02, pad=0.01, format="%.3f").ax.tick_params(labelsize=7)
+        fig.colorbar(shown, ax=list(ax_row), fraction=0.02, pad=0.01, format="%.4f").ax.tick_params(labelsize=7)
     fig.suptitle(f"{title}\nchannel-mean gate G(t) per layer (rows) and iteration (columns); "
-                 "each row has its own colour scale", fontsize=10, y=1.0 + 0.3 / fig.get_figheight(), va="bottom")
+                 "each row has its own colour scale", fontsize=10, y=1.0, va="bottom")
     return save(fig, path)
