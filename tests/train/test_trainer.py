@@ -91,3 +91,19 @@ def test_two_processes_equal_one_with_the_same_global_batch(tiny_recipe, tmp_pat
                     str(tiny_recipe), *common, "--set", f"out={tmp_path / 'ddp'}"], check=True, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     torch.testing.assert_close(losses(tmp_path / "ddp"), losses(single), rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_autocast_with_ema_and_a_cosine_schedule(tiny_recipe, tmp_path):
+    recipe = load_recipe(tiny_recipe, ["train.bf16=true", "train.ema_decay=0.9", "train.scheduler=cosine",
+                                       "train.warmup_iterations=2", "train.iterations=4", "train.optimizer=adamw",
+                                       "train.lr=0.001", "train.optimizer_args={}"])
+    summary = train(recipe)
+    run = tmp_path / "run"
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in records if "lr" in r]
+    assert summary["bad_batches"] == 0 and all(x > 0 for x in losses(run))
+    assert lrs[0] < lrs[1] and lrs[-1] < max(lrs)  # warm-up, then cosine decay
+    ckpt = torch.load(run / "last.pt", weights_only=False)
+    assert ckpt["train"]["ema"] is not None
+    # the inference weights are the EMA's, not the raw ones
+    assert not torch.equal(ckpt["state_dict"]["head.1.proj.weight"], ckpt["train"]["model"]["head.1.proj.weight"])
