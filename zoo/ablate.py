@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo.report import console, markdown_table, provenance, rich_table, to_json, write_table, write_text
+from zoo.report import console, html_table, markdown_table, provenance, rich_table, to_json, write_table, write_text
 from zoo.train.recipe import RecipeError, from_dict, load_recipe, parse_yaml
 
 
@@ -296,8 +296,6 @@ def markdown_report(report: dict) -> str:
 
 def html_report(report: dict) -> str:
     import html
-
-    from zoo.viz.report import html_table
 
     parts = [f"<h1>Ablation: {html.escape(report['meta']['study'])}</h1>"]
     for name, rows in report["accuracy"].items():

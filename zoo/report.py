@@ -3,6 +3,7 @@ files, and the provenance (commit, versions, machine) that every result records.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import platform
@@ -65,6 +66,14 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def html_table(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>(none)</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def write_table(rows: Sequence[dict], out_dir: str | Path, stem: str, title: str | None = None,

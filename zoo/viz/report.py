@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from zoo.report import console, markdown_table, progress, provenance, rich_table, to_json, write_table, write_text
+from zoo.report import console, html_table, markdown_table, progress, provenance, rich_table, to_json, write_table, write_text
 from zoo.viz import figures
 from zoo.viz.inputs import ImageSet, Subject, open_image
 from zoo.viz.study import (DEFAULT_ITERATIONS, ImageResult, growth_with_iterations, has_iterations, study_image,
@@ -113,18 +113,6 @@ def write_figures(subjects: list[Subject], results: dict[str, list[ImageResult]]
                                                              f"{s.label}: GRCL gates on {result.path.name}")
                 advance()
     return paths
-
-
-def html_table(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>(none)</p>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value) -> str:
-    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _figure(report: dict, key: str, caption: str) -> str:
