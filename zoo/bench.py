@@ -201,7 +201,7 @@ def model_rows(name: str, batches: list[int], train_batch: int, repeats: int, pe
                         f"latency ms (b{small})": 1e3 * seconds[small][path],
                         "latency x ref": seconds[small][base] / seconds[small][path],
                         "GFLOP/s": rate * gflop, "% conv peak": 100 * rate * gflop / peak["conv GFLOP/s"],
-                        "max |logit diff|": difference[path]})
+                        "max abs logit diff": difference[path]})
         rows.append(row)
     return rows
 
