@@ -157,7 +157,7 @@ class FoldedNetwork(nn.Module):
 
     def __init__(self, model: Recognizer, dtype: torch.dtype):
         super().__init__()
-        self.name, self.dtype = model.config.name, dtype
+        self.name, self.height, self.dtype = model.config.name, model.config.height, dtype
         self.features = fast_features(copy.deepcopy(model.backbone.features)).to(
             dtype=dtype, memory_format=torch.channels_last)
         self.head = copy.deepcopy(model.head).to(dtype)
@@ -166,8 +166,8 @@ class FoldedNetwork(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         feats = self.features(images.to(dtype=self.dtype, memory_format=torch.channels_last))
         if feats.shape[2] != 1:
-            raise ValueError(f"{self.name} expects images 32 px high (got {images.shape[2]}): resize with the "
-                             f"model's preprocessing")
+            raise ValueError(f"{self.name} expects images {self.height} px high (got {images.shape[2]}): resize "
+                             f"with the model's preprocessing")
         return self.head(feats.squeeze(2).transpose(1, 2)).float()
 
 
