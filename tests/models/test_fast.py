@@ -8,24 +8,13 @@ from zoo.models.rcnn import RCL
 from zoo.registry import create_model, list_models
 
 
-def randomised(model):
-    """Eval mode with non-trivial BN statistics, so a BN folded the wrong way changes the numbers."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.3, 0.3)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
 def images():
     return torch.randn(2, 1, 32, 40, generator=torch.Generator().manual_seed(3))
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_fast_fp32_equals_plain_features_and_logits(name, images):
+def test_fast_fp32_equals_plain_features_and_logits(name, images, randomised):
     model = randomised(create_model(name))
     fast = FastRecognizer(model)
     with torch.no_grad():
@@ -36,7 +25,7 @@ def test_fast_fp32_equals_plain_features_and_logits(name, images):
     assert plain_features.abs().max() > 0.1  # the comparison is not between two near-zero tensors
 
 
-def test_fast_path_loads_the_plain_state_dict():
+def test_fast_path_loads_the_plain_state_dict(randomised):
     torch.manual_seed(0)
     trained = randomised(create_model("grcnn_small"))
     torch.manual_seed(1)
@@ -59,7 +48,7 @@ def test_fast_path_is_inference_only():
 
 
 @pytest.mark.parametrize("name", ["grcnn", "crnn_vgg"])
-def test_bf16_path_is_close_to_fp32(name, images):
+def test_bf16_path_is_close_to_fp32(name, images, randomised):
     model = randomised(create_model(name))
     fast = FastRecognizer(model, "bf16")
     assert fast.net.features[0].weight.dtype == torch.bfloat16
@@ -77,7 +66,7 @@ def test_banded_lrn_equals_torch_local_response_norm(channels):
 
 
 @pytest.mark.parametrize("name", ["grcnn", "grcnn_small", "rcnn", "crnn_vgg"])
-def test_plain_reference_computes_the_zoo_model(name, images):
+def test_plain_reference_computes_the_zoo_model(name, images, randomised):
     reference = find_reference()
     assert reference is not None, "benchmarks/reference.py must be found from a checkout"
     model = randomised(create_model(name))
@@ -85,7 +74,7 @@ def test_plain_reference_computes_the_zoo_model(name, images):
         torch.testing.assert_close(reference.from_zoo(model)(images), model(images), atol=1e-6, rtol=1e-6)
 
 
-def test_onnx_export_of_the_fast_path_runs_in_onnxruntime_at_any_batch(tmp_path):
+def test_onnx_export_of_the_fast_path_runs_in_onnxruntime_at_any_batch(tmp_path, randomised):
     import onnxruntime as ort
 
     model = randomised(create_model("grcnn_small"))

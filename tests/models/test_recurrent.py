@@ -9,17 +9,6 @@ from zoo.models.rcnn import RCL
 T = 3
 
 
-def randomise_batchnorms(layer):
-    """Eval-mode BNs with non-trivial statistics, so a misplaced BN changes the numbers."""
-    for m in layer.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.3, 0.3)
-    return layer.eval()
-
-
 def bn(x, m):
     shape = (1, -1, 1, 1)
     return ((x - m.running_mean.view(shape)) / torch.sqrt(m.running_var.view(shape) + m.eps)
@@ -31,9 +20,9 @@ def conv(x, weight, bias=None):
 
 
 @pytest.mark.parametrize("share", [False, True])
-def test_grcl_matches_its_equations(share):
+def test_grcl_matches_its_equations(share, randomised):
     torch.manual_seed(1)
-    layer = randomise_batchnorms(GRCL(2, 3, iterations=T, share_weights=share))
+    layer = randomised(GRCL(2, 3, iterations=T, share_weights=share))
     u = torch.randn(2, 2, 5, 7)
     w = dict(layer.named_parameters())
     b = dict(layer.named_modules())
@@ -82,8 +71,8 @@ def test_rcl_matches_its_equations(share):
     assert (x - torch.relu(ff + conv(x, w["rec_conv.0.weight"]))).abs().max() > 1e-3  # LRN did act
 
 
-def test_zero_iterations_is_the_feedforward_layer():
-    layer = randomise_batchnorms(GRCL(2, 3, iterations=0, share_weights=False))
+def test_zero_iterations_is_the_feedforward_layer(randomised):
+    layer = randomised(GRCL(2, 3, iterations=0, share_weights=False))
     u = torch.randn(1, 2, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(layer(u), torch.relu(bn(conv(u, layer.ff_conv.weight), layer.ff_bn)))
