@@ -351,9 +351,10 @@ class Trainer:
 
     def _periodic(self, loss: float | None, images_per_s: float) -> None:
         t, s = self.recipe.train, self.state
-        self._log({"step": s.step, "epoch": s.epoch, "loss": loss, "lr": self.optimizer.param_groups[0]["lr"],
-                   "images_per_s": round(images_per_s, 1), "bad_batches": s.bad_total,
-                   "skipped": dict(s.skipped)})
+        if s.step % t.log_every == 0 or s.step == t.iterations:
+            self._log({"step": s.step, "epoch": s.epoch, "loss": loss, "lr": self.optimizer.param_groups[0]["lr"],
+                       "images_per_s": round(images_per_s, 1), "bad_batches": s.bad_total,
+                       "skipped": dict(s.skipped)})
         if self.val_loader is not None and (s.step % t.val_every == 0 or s.step == t.iterations):
             result = self.validate()
             self._log({"step": s.step, **result})
