@@ -21,8 +21,12 @@ def ic03_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _seed() -> None:
+def _seed_and_threads():
+    """Every test starts seeded, and leaves torch's thread count as it found it (`zoo bench` sets it)."""
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 WORDS = ["cat", "dog", "tree", "house", "river", "stone", "light", "paper", "green", "seven",

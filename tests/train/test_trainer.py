@@ -34,13 +34,18 @@ def test_a_run_writes_its_checkpoints_log_curves_and_recipe(tiny_recipe, tmp_pat
     assert model.config.options["hidden_size"] == 32 and model(torch.zeros(1, 1, 32, 100)).shape == (1, 26, 37)
 
 
-def test_resume_after_sigkill_repeats_the_uninterrupted_losses(tiny_recipe, tmp_path):
-    reference = tmp_path / "reference"
-    train(load_recipe(tiny_recipe, [f"out={reference}"]))
+def zoo_train(*args: str) -> subprocess.Popen:
+    """`zoo train` in a subprocess with one thread: the same thread count in every process, so
+    floating-point sums are reduced in the same order and losses can be compared exactly."""
+    return subprocess.Popen([sys.executable, "-m", "zoo", "train", *args], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", str(tiny_recipe), "--set", f"out={killed}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def test_resume_after_sigkill_repeats_the_uninterrupted_losses(tiny_recipe, tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    assert zoo_train(str(tiny_recipe), "--set", f"out={reference}").wait() == 0
+
+    proc = zoo_train(str(tiny_recipe), "--set", f"out={killed}")
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if (killed / "last.pt").exists() and len(losses(killed)) >= 3:
@@ -51,7 +56,7 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_losses(tiny_recipe, tmp_
     stopped_at = torch.load(killed / "last.pt", weights_only=False)["train"]["state"]["step"]
     assert 2 <= stopped_at < 6, "the run should have been killed mid-way"
 
-    train(load_recipe(tiny_recipe, [f"out={killed}"]), resume=True)
+    assert zoo_train(str(tiny_recipe), "--set", f"out={killed}", "--resume").wait() == 0
     assert len(losses(killed)) == 6
     torch.testing.assert_close(losses(killed), losses(reference), rtol=1e-6, atol=0)
 
