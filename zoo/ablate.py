@@ -256,7 +256,7 @@ def write_report(study: Study, source: str, out: Path, run_dirs: dict, evals: di
     figures = {"curves": curves_figure(study, run_dirs, out / "curves.png").name}
     for name, rows in accuracy.items():
         figures[f"cost {name}"] = cost_figure(rows, name, out / f"cost_{name.replace(' ', '_')}.png").name
-    rf = receptive_field_grid(study, run_dirs, out / "receptive_fields")
+    receptive_field_grid(study, run_dirs, out / "receptive_fields")
     recipe = run_recipe(study, next(iter(study.models)), study.seeds[0], out)
     meta = {"study": study.name, "source": source, "seeds": study.seeds, "recipe": study.recipe,
             "overrides": study.overrides, "train data": recipe.data.train, "iterations": recipe.train.iterations,
@@ -289,7 +289,7 @@ def markdown_report(report: dict) -> str:
         lines += ["Paired bootstrap over images (A - B, points; p two-sided):", "",
                   markdown_table(report["significance"][name]), ""]
     lines += ["## Training curves", "", f"![curves]({report['figures']['curves']})", "",
-              f"## Receptive fields of the trained models", "", f"[report]({report['receptive_fields']})", "",
+              "## Receptive fields of the trained models", "", f"[report]({report['receptive_fields']})", "",
               "## Provenance", ""] + [f"- {k}: {v}" for k, v in meta.items()]
     return "\n".join(lines) + "\n"
 
