@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from zoo.bench import find_reference
-from zoo.models.fast import FastRCL, FastRecognizer, export_onnx
-from zoo.models.rcnn import RCL
+from zoo.models.fast import FastRecognizer, export_onnx
 from zoo.registry import create_model, list_models
 
 
@@ -56,13 +55,6 @@ def test_bf16_path_is_close_to_fp32(name, images, randomised):
         features = model.backbone(images)
         difference = (fast.net.features(images.bfloat16()).float() - features).abs().max()
     assert 0 < difference < 0.05 * features.abs().max()
-
-
-@pytest.mark.parametrize("channels", [16, 64, 256])
-def test_banded_lrn_equals_torch_local_response_norm(channels):
-    layer = RCL(3, channels, iterations=1)
-    x = torch.randn(2, channels, 4, 5) * 4
-    torch.testing.assert_close(FastRCL(layer).lrn(x), layer.lrn(x), atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["grcnn", "grcnn_small", "rcnn", "crnn_vgg"])

@@ -5,8 +5,6 @@
 - every eval-mode BatchNorm is folded into the convolution before it (BN(w * x) = w' * x + b');
 - GRCL's three BNs per step fold into its two recurrent convolutions, so a step is two convs and
   three element-wise passes instead of two convs and eight (see ``FastGRCL``);
-- RCL's local response normalisation sums squares over neighbouring channels with one banded
-  1x1 convolution (a matrix product) instead of PyTorch's padded 3-D average pool;
 - activations are kept channels_last, the layout oneDNN's convolutions and the max pools run
   fastest in (NCHW makes every convolution reorder its input and output);
 - optionally everything runs in bfloat16 (``precision="bf16"``), which this machine's AMX units
@@ -99,24 +97,14 @@ class FastGRCL(nn.Module):
 
 
 class FastRCL(nn.Module):
-    """RCL (``zoo.models.rcnn``, Liang & Hu eqs. 1-3) with the LRN's sum of squares over the n
-    neighbouring channels as a banded 1x1 convolution: one matrix product per step."""
+    """RCL (``zoo.models.rcnn``, Liang & Hu eqs. 1-3) with BatchNorm-free folded convolutions and
+    in-place element-wise steps."""
 
     def __init__(self, layer: RCL):
         super().__init__()
         self.feedforward = FoldedConv(layer.ff_conv)
         self.recurrent = nn.ModuleList(FoldedConv(layer.at(layer.rec_conv, t)) for t in range(layer.iterations))
-        lrn = layer.lrn
-        channels = layer.ff_conv.out_channels
-        c = torch.arange(channels)
-        offset = c.view(1, -1) - c.view(-1, 1)  # [out, in]: in - out
-        band = (offset >= -(lrn.size // 2)) & (offset <= (lrn.size - 1) // 2)
-        self.register_buffer("band", (band.float() * lrn.alpha / lrn.size).view(channels, channels, 1, 1))
-        self.k, self.beta = lrn.k, lrn.beta
-
-    def lrn(self, x: torch.Tensor) -> torch.Tensor:
-        """x / (k + alpha/n * sum of x^2 over the n channels around c)^beta (nn.LocalResponseNorm)."""
-        return x / F.conv2d(x * x, self.band).add_(self.k).pow_(self.beta)
+        self.lrn = layer.lrn  # already a banded 1x1 convolution (zoo.models.layers.ChannelLRN)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         f = self.feedforward(u)

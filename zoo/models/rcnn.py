@@ -7,6 +7,7 @@ import functools
 import torch
 from torch import nn
 
+from zoo.models.layers import ChannelLRN
 from zoo.models.recurrent import RecurrentBackbone, RecurrentConvLayer
 from zoo.registry import ModelConfig, register_model
 
@@ -24,7 +25,7 @@ class RCL(RecurrentConvLayer):
         super().__init__(iterations, share_weights)
         self.ff_conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=True)  # w_f and b
         self.rec_conv = self.recurrent(lambda: nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False))
-        self.lrn = nn.LocalResponseNorm(out_channels // 8 + 1, alpha=1e-3, beta=0.75, k=1.0)
+        self.lrn = ChannelLRN(out_channels, out_channels // 8 + 1, alpha=1e-3, beta=0.75, k=1.0)
 
     def feedforward(self, u: torch.Tensor) -> torch.Tensor:
         return self.ff_conv(u)
