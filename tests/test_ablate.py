@@ -44,8 +44,9 @@ speed_batch: 2
 bootstrap: 200
 out: {tmp_path / 'study'}
 """)
-    report = run_study(load_study(study_file), source=str(study_file))
+    report = run_study(load_study(study_file), source=str(study_file), jobs=2)  # runs as child processes
     out = tmp_path / "study"
+    assert "evaluating grcnn seed 1" in (out / "runs" / "grcnn-s1.log").read_text()  # the child logged its run
     data = json.loads((out / "report.json").read_text())
     rows = data["accuracy"]["ic03[:6] 50"]
     assert [r["model"] for r in rows] == ["crnn_vgg", "grcnn"]
@@ -64,3 +65,19 @@ out: {tmp_path / 'study'}
     run_study(load_study(study_file))  # finished runs are not redone
     assert "seed 0" not in capsys.readouterr().out
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")} == evaluated
+
+
+def test_a_failing_child_run_is_named_with_its_log_and_finished_runs_are_kept(tmp_path, tiny_recipe, ic03_dir):
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(f"""
+recipe: {tiny_recipe}
+models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{no_such_option: 1}}}}
+seeds: [0]
+overrides: [train.iterations=1, train.val_every=1, train.checkpoint_every=1]
+benchmarks: [{{path: {ic03_dir}, lexicons: [none], limit: 2}}]
+out: {tmp_path / 'study'}
+""")
+    with pytest.raises(RuntimeError, match=r"1 run\(s\) failed, see their logs: .*grcnn-s0.log \(exit code"):
+        run_study(load_study(study_file), jobs=2)
+    assert (tmp_path / "study" / "runs" / "crnn_vgg-s0" / "eval.json").is_file()
+    assert "no_such_option" in (tmp_path / "study" / "runs" / "grcnn-s0.log").read_text()

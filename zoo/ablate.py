@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -233,21 +234,74 @@ def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> dict:
     return build_report(load_subjects([], checkpoints), images, out, "gradient", iterations=(), max_frames=8)
 
 
-def run_study(study: Study, source: str = "") -> Path:
+def run_study(study: Study, source: str = "", jobs: int = 1) -> Path:
+    """Train and evaluate every run that is not finished, ``jobs`` at a time, then report.
+
+    With ``jobs`` > 1 each run is a child process (``zoo ablate OUT/study.yaml --only MODEL:SEED``)
+    given cores / jobs threads: on a small CPU several one-thread runs finish sooner than the same
+    runs one after another on every thread (per-step overheads do not parallelise)."""
     out = Path(study.out)
     run_dirs = {(m, s): out / "runs" / f"{m}-s{s}" for m in study.models for s in study.seeds}
-    evals: dict = {m: {} for m in study.models}
-    for (model, seed), run_dir in run_dirs.items():
-        done = run_dir / "eval.json"
-        if not done.is_file():
-            train_run(study, model, seed, run_dir)
-            console.print(f"evaluating {model} seed {seed} ...")
-            to_json(evaluate_run(study, run_dir), done)
-        evals[model][seed] = json.loads(done.read_text())
+    pending = sorted((key for key, run_dir in run_dirs.items() if not (run_dir / "eval.json").is_file()),
+                     key=lambda key: (study.seeds.index(key[1]), list(study.models).index(key[0])))
+    if jobs > 1 and len(pending) > 1:
+        run_children(study, pending, jobs)
+    for model, seed in pending:
+        run_one(study, model, seed)
+    evals = {m: {s: json.loads((run_dirs[m, s] / "eval.json").read_text()) for s in study.seeds} for m in study.models}
     batch = run_recipe(study, next(iter(study.models)), study.seeds[0], out).train.batch_size
     console.print("measuring speed ...")
     costs = {m: model_costs(study, m, batch) for m in study.models}
     return write_report(study, source, out, run_dirs, evals, costs)
+
+
+def run_one(study: Study, model: str, seed: int) -> Path:
+    """Train (or resume) one run and evaluate it; its ``eval.json`` marks it finished."""
+    run_dir = Path(study.out) / "runs" / f"{model}-s{seed}"
+    done = run_dir / "eval.json"
+    if not done.is_file():
+        train_run(study, model, seed, run_dir)
+        console.print(f"evaluating {model} seed {seed} ...")
+        to_json(evaluate_run(study, run_dir), done)
+    return done
+
+
+def run_children(study: Study, runs: list[tuple[str, int]], jobs: int) -> None:
+    """Run ``runs`` as child processes, ``jobs`` at a time; each logs to OUT/runs/<run>.log."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from zoo.report import progress
+
+    out = Path(study.out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    study_file = write_text(out / "study.yaml", yaml.safe_dump(asdict(study), sort_keys=False))
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+    queue, running, failed = list(runs), {}, []
+    with progress() as bar:
+        task = bar.add_task(f"{study.name}: runs, {jobs} at a time", total=len(runs), unit="run")
+        while queue or running:
+            while queue and len(running) < jobs:
+                model, seed = queue.pop(0)
+                log = out / "runs" / f"{model}-s{seed}.log"
+                command = [sys.executable, "-m", "zoo", "ablate", str(study_file), "--only", f"{model}:{seed}"]
+                with open(log, "a", encoding="utf-8") as stream:
+                    running[subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, env=env)] = log
+                bar.console.print(f"started {model} seed {seed} (log: {log})")
+            finished = next((p for p in running if p.poll() is not None), None)
+            if finished is None:
+                time.sleep(5)
+                continue
+            log = running.pop(finished)
+            if finished.returncode:
+                failed.append(f"{log} (exit code {finished.returncode})")
+            bar.advance(task)
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed, see their logs: {'; '.join(failed)}; "
+                           f"finished runs are kept, so rerunning the study continues from here")
 
 
 def write_report(study: Study, source: str, out: Path, run_dirs: dict, evals: dict, costs: dict) -> Path:

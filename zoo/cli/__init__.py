@@ -11,7 +11,7 @@ import sys
 from zoo import __version__
 
 # Each name is a module zoo.cli.<name> with register(subparsers) -> sets args.func.
-VERBS = ["models", "train", "data", "eval", "viz", "export", "bench", "ablate"]
+VERBS = ["models", "train", "data", "eval", "predict", "viz", "export", "bench", "ablate"]
 
 EPILOG = """examples:
   zoo models                      every registered backbone: params, GFLOPs, frames, receptive field
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (KeyError, TypeError, ValueError, FileNotFoundError, FloatingPointError) as err:
+    except (KeyError, TypeError, ValueError, FileNotFoundError, FloatingPointError, RuntimeError) as err:
         from zoo.report import console
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         console.print(f"[bold red]error:[/] {message}")

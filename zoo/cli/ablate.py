@@ -17,15 +17,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "between every two models, accuracy against cost, training curves, and the receptive "
                     "fields of the trained models. Finished runs are not redone; interrupted ones resume.",
         epilog="examples:\n  zoo ablate recipes/ablations/quick.yaml\n"
+               "  zoo ablate recipes/ablations/cpu_backbones.yaml --jobs 2        # two one-thread runs at a time\n"
                "  zoo ablate recipes/ablations/cpu_backbones.yaml --set seeds=[0,1]")
     p.add_argument("study", help="a study YAML, e.g. recipes/ablations/quick.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a top-level study key (YAML value), e.g. --set seeds=[0,1]")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N runs at once as child processes, each with cores/N threads (faster in total "
+                        "on a small CPU; each child logs to OUT/runs/<model>-s<seed>.log)")
+    p.add_argument("--only", metavar="MODEL:SEED", help="train and evaluate this one run, write no report "
+                   "(what each --jobs child does)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.ablate import load_study, run_study
+    from zoo.ablate import load_study, run_one, run_study
 
-    run_study(load_study(args.study, args.overrides), source=args.study)
+    study = load_study(args.study, args.overrides)
+    if args.only:
+        model, _, seed = args.only.partition(":")
+        if model not in study.models or not seed.lstrip("-").isdigit() or int(seed) not in study.seeds:
+            raise ValueError(f"--only {args.only!r}: expected MODEL:SEED with MODEL one of {list(study.models)} "
+                             f"and SEED one of {study.seeds}")
+        run_one(study, model, int(seed))
+        return 0
+    run_study(study, source=args.study, jobs=args.jobs)
     return 0
