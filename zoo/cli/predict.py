@@ -1,0 +1,53 @@
+"""``zoo predict``: read the word in each image with a shipped model or a checkpoint."""
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """examples:
+  zoo predict word1.png word2.jpg                       the shipped grcnn
+  zoo predict ../shared/data/ic03 --model crnn_vgg      every image in a folder
+  zoo predict photo.jpg --model runs/cpu/grcnn/best.pt --lexicon words.txt --out runs/predict"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from zoo.cli import HelpFormatter
+
+    p = subparsers.add_parser(
+        "predict", help="read the word in each image (cropped word images)", formatter_class=HelpFormatter,
+        epilog=EXAMPLES,
+        description="Read one word per image with a shipped model (its registry name: `zoo models` lists "
+                    "them, registry/*.yaml describes how each was trained) or a checkpoint. Prints a table "
+                    "of file, reading and its probability; with --lexicon, also the lexicon word of highest "
+                    "CTC likelihood. --out writes predictions.md/csv/json.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of images")
+    p.add_argument("--model", default="grcnn", help="shipped model name, checkpoint (.pt) or weights (.safetensors)")
+    p.add_argument("--lexicon", metavar="FILE", help="one word per line: also pick the most likely of these words")
+    p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy", help="lexicon-free decoder")
+    p.add_argument("--beam-width", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--out", metavar="DIR", help="also write predictions.md/csv/json here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoo.checkpoint import load_model
+    from zoo.data.charset import Charset
+    from zoo.predict import image_files, read_lexicon, read_words
+    from zoo.report import console, progress, rich_table, write_table
+
+    files = image_files(args.images)
+    model = load_model(args.model)
+    lexicon = read_lexicon(args.lexicon, Charset.from_config(model.config)) if args.lexicon else None
+    with progress(transient=True) as bar:
+        task = bar.add_task(f"{model.config.name} reading", total=len(files), unit="img")
+        readings = read_words(model, files, lexicon, args.decoder, args.beam_width, args.batch_size,
+                              lambda n: bar.advance(task, n))
+    rows = [r.as_dict() for r in readings]
+    title = f"{model.config.name} ({args.model}), {args.decoder} decoding" + (
+        f", lexicon {args.lexicon} ({len(lexicon)} words)" if lexicon else "")
+    console.print(rich_table(rows, title))
+    if args.out:
+        write_table(rows, args.out, "predictions", title, meta={"model": args.model, "decoder": args.decoder,
+                                                                "lexicon": args.lexicon})
+        console.print(f"wrote {args.out}/predictions.md|csv|json")
+    return 0
