@@ -54,7 +54,7 @@ def test_folder_benchmark_decodes_every_setting(tmp_path):
     assert beam.rows[0]["accuracy (%)"] == 100.0 and beam.per_image[3]["none: choice"] == "2002"
 
 
-@pytest.mark.parametrize("method", ["bktree", "trie", "exhaustive"])
+@pytest.mark.parametrize("method", ["edit", "trie", "exhaustive"])
 def test_large_lexicon_methods(tmp_path, method):
     bench = load_benchmark(make_folder(tmp_path / "b"))
     vocabulary = ["house", "hose", "shop", "shoe", "june", "jane", "2002", "zzzzzzzzzz"]
@@ -63,7 +63,7 @@ def test_large_lexicon_methods(tmp_path, method):
                       vocabulary=lambda: vocabulary)
     choices = [r["50k: choice"] for r in result.per_image]
     assert choices[:3] == ["house", "shop", "june"]
-    if method == "bktree":  # nothing within delta 3 of "qqqqqqqq": the lexicon-free output stands, counted
+    if method == "edit":  # nothing within delta 3 of "qqqqqqqq": the lexicon-free output stands, counted
         assert choices[3] == "qqqqqqqq" and result.counts["no candidate (50k)"] == 1
     elif method == "exhaustive":  # every word is scored: some word is always chosen
         assert choices[3] in vocabulary

@@ -5,7 +5,7 @@ whose line i is image i's comma-separated lexicon, as ../shared/data/ic03) or an
 layout (``lexicon-%09d`` keys for per-image lexicons). A protocol names how labels are compared and
 which are evaluated (e.g. ``ic03-860``). Lexicon settings: ``none`` (greedy or beam), a per-image
 lexicon by name (``50``, ``1k``), ``full`` (every ground truth of the benchmark) and ``50k`` (the
-English vocabulary, searched by BK-tree, trie beam or exhaustively).
+English vocabulary: candidates within an edit distance, trie beam, or exhaustively).
 """
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 
 from zoo.decode import edit
 from zoo.decode.ctc import greedy_decode, prefix_beam_search
-from zoo.decode.lexicon import BKTree, Trie, choose, log_likelihoods, trie_beam_search
+from zoo.decode.lexicon import Trie, choose, log_likelihoods, trie_beam_search
 
 ALPHANUMERIC = string.digits + string.ascii_letters
-LARGE_METHODS = ("bktree", "trie", "exhaustive")
+LARGE_METHODS = ("edit", "trie", "exhaustive")
 
 
 # ---------------------------------------------------------------- protocols
@@ -271,13 +272,11 @@ def decode_free(log_probs: torch.Tensor, charset: str, decoder: str, beam_width:
 
 
 def decode_per_image(log_probs: torch.Tensor, lexicons: Sequence[Sequence[str]], charset: str) -> Decoded:
-    """Each image's best word of its own lexicon: one trie of the union, scored once, masked."""
+    """Each image's best word of its own lexicon: one trie of the union, each image scored on its words."""
     trie = Trie.build([w for lexicon in lexicons for w in lexicon], charset)
     column = {w: i for i, w in enumerate(trie.words)}
-    allowed = torch.zeros(len(lexicons), len(trie.words), dtype=torch.bool)
-    for row, lexicon in enumerate(lexicons):
-        allowed[row, [column[w] for w in lexicon]] = True
-    chosen = choose(log_likelihoods(log_probs, trie), trie, allowed)
+    candidates = [np.array([column[w] for w in dict.fromkeys(lexicon)]) for lexicon in lexicons]
+    chosen = choose(log_likelihoods(log_probs, trie, candidates), trie, candidates)
     return Decoded([w for w, _ in chosen], [s for _, s in chosen])
 
 
@@ -288,8 +287,8 @@ def decode_shared(log_probs: torch.Tensor, words: Sequence[str], charset: str) -
 
 
 def decode_large(log_probs: torch.Tensor, words: Sequence[str], charset: str, free: Sequence[str],
-                 method: str = "bktree", delta: int = 3, beam_width: int = 10) -> Decoded:
-    """A large lexicon: ``bktree`` scores exactly the words within edit distance ``delta`` of the
+                 method: str = "edit", delta: int = 3, beam_width: int = 10) -> Decoded:
+    """A large lexicon: ``edit`` scores exactly the words within edit distance ``delta`` of the
     lexicon-free output ``free`` (CRNN's method; when none is that close the lexicon-free output
     stands, counted as "no candidate"); ``trie`` is prefix beam search constrained to the lexicon;
     ``exhaustive`` scores every word exactly."""
@@ -297,19 +296,16 @@ def decode_large(log_probs: torch.Tensor, words: Sequence[str], charset: str, fr
         return decode_shared(log_probs, words, charset)
     trie = Trie.build(words, charset)
     out = Decoded([], [], {"no candidate": 0})
-    if method == "bktree":
-        tree = BKTree(trie.words)
-        for lp, text in zip(log_probs, free):
-            near = tree.query(text, delta)
-            if not near:
-                out.notes["no candidate"] += 1
-                out.words.append(text)
-                out.scores.append(-math.inf)
-                continue
-            sub = trie.subtrie(near)
-            (word, score), = choose(log_likelihoods(lp[None], sub), sub)
+    if method == "edit":
+        near = edit.within(free, trie.words, delta, torch.get_num_threads())
+        found = [i for i, n in enumerate(near) if n.size]
+        candidates = [near[i] for i in found]
+        chosen = dict(zip(found, choose(log_likelihoods(log_probs[found], trie, candidates), trie, candidates)))
+        for i, text in enumerate(free):
+            word, score = chosen.get(i, (text, -math.inf))
             out.words.append(word)
             out.scores.append(score)
+        out.notes["no candidate"] = len(free) - len(found)
         return out
     if method == "trie":
         for lp in log_probs:
@@ -367,7 +363,7 @@ class Evaluation:
 
 def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protocol: Protocol,
              settings: Sequence[str] = ("none",), decoder: str = "greedy", beam_width: int = 10,
-             large_method: str = "bktree", delta: int = 3, reported: dict | None = None,
+             large_method: str = "edit", delta: int = 3, reported: dict | None = None,
              vocabulary: Callable[[], list[str]] | None = None) -> Evaluation:
     """Decode ``log_probs`` (one row per benchmark sample, in order) under every lexicon setting
     and measure them against the labels under ``protocol``.
@@ -399,19 +395,20 @@ def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protoc
         started = time.perf_counter()
         if setting in benchmark.lexicon_names:
             results[setting] = decode_per_image(log_probs, lexicons, charset)
+        elif setting == "full":
+            results[setting] = decode_shared(log_probs, lexicons[0], charset)
+        else:
+            results[setting] = decode_large(log_probs, lexicons[0], charset, results["none"].words,
+                                            large_method, delta, beam_width)
+        seconds[setting] = time.perf_counter() - started
+        if setting in benchmark.lexicon_names:
             absent = sum(t not in set(lexicon) for t, lexicon in zip(truths, lexicons))
         else:
-            shared = lexicons[0]
-            if setting == "full":
-                results[setting] = decode_shared(log_probs, shared, charset)
-            else:
-                results[setting] = decode_large(log_probs, shared, charset, results["none"].words,
-                                                large_method, delta, beam_width)
-            absent = sum(t not in set(shared) for t in truths)
+            shared = set(lexicons[0])
+            absent = sum(t not in shared for t in truths)
             if absent:
                 problems.append(f"lexicon {setting}: {absent} ground truths are not among its "
                                 f"{len(shared)} words (those images cannot be right under it)")
-        seconds[setting] = time.perf_counter() - started
         counts[f"ground truth not in lexicon {setting}"] = absent
         for note, n in results[setting].notes.items():
             counts[f"{note} ({setting})"] = n

@@ -1,14 +1,14 @@
 """Lexicon decoding: exact CTC scores against brute-force alignment sums, order independence,
-the BK-tree against a linear scan, and the trie beam search against exhaustive scoring."""
+per-image candidates against scoring every word, and the trie beam search against exhaustive scoring."""
 import itertools
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
-from zoo.decode import edit
-from zoo.decode.lexicon import BKTree, Trie, choose, log_likelihoods, tie_key, trie_beam_search
+from zoo.decode.lexicon import Trie, choose, log_likelihoods, tie_key, trie_beam_search
 
 CHARSET = "ab"
 
@@ -34,10 +34,12 @@ WORDS = ["a", "b", "ab", "ba", "aa", "bb", "aba", "abba", "aab", "bbb", "abab", 
 def test_scores_equal_the_sum_over_all_alignments():
     torch.manual_seed(0)
     log_probs = torch.randn(3, 5, 3, dtype=torch.float64).mul(2).log_softmax(-1)
-    scores = log_likelihoods(log_probs, Trie.build(WORDS, CHARSET))
+    trie = Trie.build(WORDS, CHARSET)
+    assert trie.words == sorted(WORDS)
+    scores = torch.stack(log_likelihoods(log_probs, trie))
     assert scores.shape == (3, len(WORDS))
     for image in range(3):
-        for column, word in enumerate(WORDS):
+        for column, word in enumerate(trie.words):
             expected = brute_force(log_probs[image], word)
             if expected == -math.inf:  # "aaaaaa" needs 11 frames (blanks between the repeats)
                 assert scores[image, column] == -math.inf
@@ -52,18 +54,39 @@ def test_certain_blank_padding_and_small_groups_change_nothing():
     pad = torch.full((4, 3, 3), -math.inf, dtype=torch.float64)
     pad[..., 0] = 0.0
     padded = torch.cat([log_probs, pad], 1)
-    torch.testing.assert_close(log_likelihoods(padded, trie), log_likelihoods(log_probs, trie))
-    torch.testing.assert_close(log_likelihoods(log_probs, trie, max_cells=1), log_likelihoods(log_probs, trie))
+    every = torch.stack(log_likelihoods(log_probs, trie))
+    torch.testing.assert_close(torch.stack(log_likelihoods(padded, trie)), every)
+    torch.testing.assert_close(torch.stack(log_likelihoods(log_probs, trie, max_cells=1)), every)
 
 
-def test_subtrie_scores_match_the_full_trie():
+def test_each_images_candidates_score_as_in_the_whole_lexicon():
     torch.manual_seed(2)
-    log_probs = torch.randn(2, 6, 3, dtype=torch.float64).log_softmax(-1)
+    log_probs = torch.randn(4, 6, 3, dtype=torch.float64).log_softmax(-1)
     trie = Trie.build(WORDS, CHARSET)
-    picked = [7, 2, 9]
-    sub = trie.subtrie(picked)
-    assert sub.words == ["abba", "ab", "bbb"] and sub.num_nodes == 8  # root a ab abb abba b bb bbb
-    torch.testing.assert_close(log_likelihoods(log_probs, sub), log_likelihoods(log_probs, trie)[:, picked])
+    every = torch.stack(log_likelihoods(log_probs, trie))
+    candidates = [np.array([7, 2, 9]), np.array([11]), np.arange(len(WORDS)), np.array([3, 0])]
+    for max_cells in (1, 10, 1000):  # one image per group, a few, all at once
+        scores = log_likelihoods(log_probs, trie, candidates, max_cells=max_cells)
+        for image, (words, score) in enumerate(zip(candidates, scores)):
+            torch.testing.assert_close(score, every[image, words])
+    with pytest.raises(ValueError, match="3 candidate lists for 4 images"):
+        log_likelihoods(log_probs, trie, candidates[:3])
+
+
+def test_the_trie_holds_every_prefix_once_in_depth_order():
+    rng = random.Random(6)
+    words = ["".join(rng.choices("abc", k=rng.randint(1, 7))) for _ in range(400)]
+    trie = Trie.build(words, "abc")
+    spelled = [""]
+    for node in range(1, trie.num_nodes):
+        parent = int(trie.parent[node])
+        assert parent < node and trie.depth[node] == trie.depth[parent] + 1
+        spelled.append(spelled[parent] + "abc"[int(trie.label[node]) - 1])
+    assert sorted(spelled) == sorted({w[:k] for w in words for k in range(len(w) + 1)})
+    assert trie.words == sorted(set(words))
+    assert [spelled[n] for n in trie.word_node.tolist()] == trie.words
+    for word, path in zip(trie.words, trie.paths):
+        assert [spelled[n] for n in path[:len(word)]] == [word[:k + 1] for k in range(len(word))]
 
 
 def test_words_outside_the_charset_are_refused():
@@ -90,32 +113,14 @@ def test_choice_does_not_depend_on_lexicon_order():
 
 def test_ties_go_to_the_smallest_hash_within_each_images_own_lexicon():
     trie = Trie.build(["ab", "ba", "aa", "bb"], CHARSET)
-    scores = torch.tensor([[-1.0, -1.0, -1.0, -1.0], [-1.0, -1.0, -3.0, -3.0]])
-    allowed = torch.tensor([[True, True, True, True], [True, True, False, True]])
+    scores = [torch.tensor([-1.0, -1.0, -1.0, -1.0]), torch.tensor([-1.0, -1.0, -3.0])]
+    assert trie.words == ["aa", "ab", "ba", "bb"]
+    candidates = [np.arange(4), np.array([1, 2, 3])]  # image 1: ab, ba (tied at -1) and bb
     first = min(trie.words, key=tie_key)
     second = min(["ab", "ba"], key=tie_key)
-    assert [w for w, _ in choose(scores, trie, allowed)] == [first, second]
-    with pytest.raises(ValueError, match="empty lexicon"):
-        choose(scores, trie, torch.zeros_like(allowed))
-
-
-def test_bktree_finds_exactly_the_words_within_delta():
-    rng = random.Random(4)
-    words = ["".join(rng.choices("abcdefg", k=rng.randint(1, 9))) for _ in range(3000)]
-    tree = BKTree(words)
-    for query in ["", "a", "abc", "gfedcba", "abcdefgabc", "xyz"]:
-        for delta in (0, 1, 3):
-            expected = [i for i, w in enumerate(tree.words) if edit.distance(query, w) <= delta]
-            assert tree.query(query, delta) == expected
-
-
-def test_bktree_edges_are_distances_to_the_parent():
-    rng = random.Random(5)
-    tree = BKTree(["".join(rng.choices("abc", k=rng.randint(1, 6))) for _ in range(500)])
-    for parent in range(len(tree.words)):
-        start, count = tree.child_start[parent], tree.child_count[parent]
-        for child, edge in zip(tree.child_node[start:start + count], tree.child_edge[start:start + count]):
-            assert edit.distance(tree.words[child], tree.words[parent]) == edge
+    assert [w for w, _ in choose(scores, trie, candidates)] == [first, second]
+    with pytest.raises(ValueError, match="image 1 has an empty lexicon"):
+        choose([scores[0], torch.tensor([])], trie, [candidates[0], np.array([], dtype=np.int64)])
 
 
 def peaked_log_probs(word, charset, frames, generator):

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 # option: default (used when neither the command line nor a recipe sets it)
 DEFAULTS = {"model": None, "benchmark": None, "lexicon": "none", "protocol": "ic03-860", "decoder": "greedy",
-            "beam_width": 10, "large_lexicon": "bktree", "delta": 3, "untrained": False, "seed": 0}
+            "beam_width": 10, "large_lexicon": "edit", "delta": 3, "untrained": False, "seed": 0}
 
 EXAMPLES = """examples:
   zoo eval runs/grcnn/last.pt --benchmark ../shared/data/ic03 --lexicon none,50,full --out runs/eval
@@ -42,10 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--decoder", choices=["greedy", "beam"], help="lexicon-free decoder [default: greedy]")
     p.add_argument("--beam-width", type=int, help="prefix beam width for --decoder beam and the trie "
                    "search [default: 10]")
-    p.add_argument("--large-lexicon", choices=["bktree", "trie", "exhaustive"], help="50k search: BK-tree "
-                   "candidates within --delta of the lexicon-free output (CRNN), trie-constrained beam, or "
-                   "every word [default: bktree]")
-    p.add_argument("--delta", type=int, help="BK-tree edit distance [default: 3]")
+    p.add_argument("--large-lexicon", choices=["edit", "trie", "exhaustive"], help="50k search: the words "
+                   "within --delta edits of the lexicon-free output, scored exactly (CRNN's method), "
+                   "trie-constrained beam, or every word scored exactly [default: edit]")
+    p.add_argument("--delta", type=int, help="edit distance for --large-lexicon edit [default: 3]")
     p.add_argument("--untrained", action="store_true", default=None,
                    help="build the registered MODEL with random (seeded) weights: exercises the pipeline only")
     p.add_argument("--seed", type=int, help="seed for --untrained weights [default: 0]")
