@@ -11,7 +11,7 @@ import sys
 from zoo import __version__
 
 # Each name is a module zoo.cli.<name> with register(subparsers) -> sets args.func.
-VERBS = ["models", "train", "data", "eval", "predict", "viz", "export", "bench", "ablate"]
+VERBS = ["models", "train", "data", "eval", "predict", "viz", "export", "ship", "bench", "ablate"]
 
 EPILOG = """examples:
   zoo models                      every registered backbone: params, GFLOPs, frames, receptive field

@@ -1,0 +1,80 @@
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from zoo import ship as ship_module
+from zoo.checkpoint import load_model
+from zoo.cli import main
+from zoo.ship import ship
+from zoo.train.recipe import load_recipe
+from zoo.train.trainer import train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, word_lmdbs):
+    """A tiny GRCNN trained for 4 steps: a real `zoo train` checkpoint."""
+    root = tmp_path_factory.mktemp("ship")
+    train_lmdb, val_lmdb = word_lmdbs
+    recipe = root / "tiny.yaml"
+    recipe.write_text(f"""
+_base_: {REPO / 'recipes/papers/grcnn.yaml'}
+model: {{name: grcnn, options: {{iterations: 1, hidden_size: 16}}}}
+data: {{train: {train_lmdb}, val: {val_lmdb}, val_synth: null, workers: 0}}
+train: {{iterations: 4, batch_size: 8, log_every: 2, val_every: 2, checkpoint_every: 2}}
+seed: 3
+out: {root / 'run'}
+""")
+    train(load_recipe(recipe))
+    return root / "run" / "best.pt"
+
+
+@pytest.fixture
+def bench_folder(tmp_path):
+    from PIL import Image
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    words = ["cat", "tree", "house"]
+    for i, word in enumerate(words):
+        Image.new("RGB", (60, 20), "white").save(folder / f"img_{i}.png")
+    (folder / "gt.txt").write_text("".join(f"img_{i}.png\t{w}\n" for i, w in enumerate(words)))
+    (folder / "lexicon_50.txt").write_text("".join(",".join(words) + "\n" for _ in words))
+    return folder
+
+
+def test_ship_writes_fp16_weights_and_a_card_measured_on_them(trained, bench_folder, tmp_path):
+    card = ship(trained, "grcnn", bench_folder, registry=tmp_path / "registry")
+    weights = tmp_path / "registry" / "grcnn.safetensors"
+    assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    written = yaml.safe_load((tmp_path / "registry" / "grcnn.yaml").read_text())
+    assert written == card
+    step = torch.load(trained, weights_only=False)["train"]["state"]["step"]  # best.pt: the best validation
+    assert card["training"]["iterations"] == 4 and card["training"]["seed"] == 3
+    assert card["training"]["checkpoint step"] == step and card["training"]["images seen"] == 8 * step
+    assert card["training"]["schedule"]["optimizer"] == "adadelta"
+    assert {"iterations": 1, "hidden_size": 16}.items() <= card["model"]["options"].items()
+    assert set(card["evaluation"]["word accuracy (%)"]) == {"None", "50", "Full"}
+    assert card["evaluation"]["images"] == 3
+    shipped = load_model(weights)
+    assert all(p.dtype == torch.float32 for p in shipped.parameters())  # fp16 on disk, float in memory
+    original = load_model(trained)
+    for (name, a), b in zip(original.state_dict().items(), shipped.state_dict().values()):
+        if a.is_floating_point():
+            torch.testing.assert_close(b, a.half().float(), msg=name)
+
+
+def test_ship_refuses_files_over_the_limit_and_leaves_nothing(trained, bench_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(ship_module, "MAX_MEGABYTES", 0.01)
+    with pytest.raises(ValueError, match="over the registry's 0.01 MB limit"):
+        ship(trained, "grcnn", bench_folder, registry=tmp_path / "registry")
+    assert list((tmp_path / "registry").iterdir()) == []
+
+
+def test_zoo_ship_names_must_be_registered(trained, bench_folder, tmp_path, capsys):
+    assert main(["ship", str(trained), "--name", "gcrnn", "--benchmark", str(bench_folder),
+                 "--registry", str(tmp_path)]) == 2
+    assert "'gcrnn' is not a registered model" in capsys.readouterr().out

@@ -1,0 +1,75 @@
+"""Shipping a trained run into ``registry/``: fp16 safetensors plus a model card (``zoo ship``).
+
+The card's accuracy is measured on the shipped fp16 file itself, after writing it, so what a user
+loads by name is exactly what the numbers describe. The card records how the weights were made:
+the recipe as resolved at training time, data, steps, seed, the training commit and machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+import yaml
+
+from zoo.checkpoint import REGISTRY_DIR, load_model, save_weights
+from zoo.fileio import atomic_path
+from zoo.models.profile import count_parameters
+from zoo.report import provenance
+
+MAX_MEGABYTES = 20  # the registry's limit per shipped file
+
+
+def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str | Path = REGISTRY_DIR,
+         protocol: str = "ic03-860", lexicons: tuple[str, ...] = ("none", "50", "full")) -> dict:
+    """Write ``registry/<name>.safetensors`` (fp16) from a training checkpoint, evaluate that file on
+    ``benchmark``, and write ``registry/<name>.yaml``. Returns the card."""
+    from zoo.evaluate import evaluate, get_protocol, load_benchmark, model_log_probs
+
+    checkpoint = Path(checkpoint)
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if "recipe" not in ckpt or "train" not in ckpt:
+        raise ValueError(f"{checkpoint}: not a training checkpoint of `zoo train` (no recipe or train state); "
+                         f"ship best.pt or last.pt from a run directory")
+    registry = Path(registry)
+    weights = save_weights(registry / f"{name}.safetensors", load_model(checkpoint))
+    megabytes = weights.stat().st_size / 2**20
+    if megabytes >= MAX_MEGABYTES:
+        weights.unlink()
+        raise ValueError(f"{checkpoint}: {megabytes:.1f} MB in fp16, over the registry's {MAX_MEGABYTES} MB limit; "
+                         f"train a smaller configuration (e.g. model.options.hidden_size=256)")
+    model = load_model(weights)
+    bench = load_benchmark(benchmark)
+    result = evaluate(model_log_probs(model, bench.samples), model.config.charset, bench, get_protocol(protocol),
+                      list(lexicons), reported=model.config.reported.get(get_protocol(protocol).reported_key))
+    recipe, state = ckpt["recipe"], ckpt["train"]["state"]
+    card = {
+        "name": name,
+        "file": weights.name,
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "megabytes": round(megabytes, 2),
+        "model": {"registered": model.config.name, "options": dict(model.config.options),
+                  "parameters (M)": round(count_parameters(model) / 1e6, 3), "charset": model.config.charset,
+                  "input": f"{model.config.height} px high, width {model.config.width} ({model.config.width_policy})"},
+        "training": {"recipe": recipe.get("source", ""), "seed": recipe["seed"],
+                     "iterations": recipe["train"]["iterations"], "checkpoint step": state["step"],
+                     "images seen": state["step"] * recipe["train"]["batch_size"],
+                     "checkpoint": f"{checkpoint.name}: step {state['step']}; best held-out rendered-word accuracy "
+                                   f"{state['best_accuracy']:.3f} (validation never sees a benchmark)",
+                     "data": recipe["data"], "schedule": recipe["train"],
+                     "commit": ckpt.get("provenance", {}).get("commit"),
+                     "machine": ckpt.get("provenance", {}).get("machine"),
+                     "torch": ckpt.get("provenance", {}).get("torch")},
+        "evaluation": {"benchmark": str(bench.path), "protocol": result.protocol.label,
+                       "images": result.counts["evaluated"],
+                       "word accuracy (%)": {row["lexicon"]: row["accuracy (%)"] for row in result.rows},
+                       "paper (%)": {row["lexicon"]: row["paper (%)"] for row in result.rows},
+                       "measured on": "the shipped fp16 file", **{k: v for k, v in provenance().items()
+                                                                 if k in ("commit", "created", "torch", "threads")}},
+    }
+    card = json.loads(json.dumps(card, default=str))  # plain types only (torch's version is a str subclass)
+    with atomic_path(registry / f"{name}.yaml") as tmp:
+        tmp.write_text(f"# Model card for {name}: how registry/{weights.name} was made and what it measures.\n"
+                       + yaml.safe_dump(card, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return card
