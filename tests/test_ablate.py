@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from zoo.ablate import load_study, paired_bootstrap, run_study
+from zoo.ablate import image_folder, load_study, paired_bootstrap, run_study
 from zoo.train.recipe import RecipeError
 
 
@@ -26,6 +26,14 @@ def test_a_study_needs_models_and_existing_benchmarks(tmp_path):
     (tmp_path / "s.yaml").write_text("models: {grcnn: {}}\nbenchmarks: [{path: /no/ic03}]\n")
     with pytest.raises(FileNotFoundError, match="benchmark /no/ic03 does not exist"):
         load_study(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text("models: {grcnn: {}}\nbenchmarks: [{path: /no/ic03, optional: true}]\n")
+    with pytest.raises(FileNotFoundError, match="none of the benchmarks exists"):
+        load_study(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text(f"models: {{grcnn: {{}}}}\nbenchmarks: [{{path: /no/ic03, optional: true}}, "
+                                     f"{{path: {tmp_path}/words.lmdb, synth: {{n: 4, seed: 3}}}}]\n")
+    study = load_study(tmp_path / "s.yaml")  # the rendered one is made at run time, the optional one skipped
+    assert [b.path for b in study.benchmarks] == [f"{tmp_path}/words.lmdb"]
+    assert study.skipped_benchmarks == ["/no/ic03"]
     (tmp_path / "s.yaml").write_text("models: {grcnn: {}}\nseed: [1]\n")
     with pytest.raises(RecipeError, match="unknown recipe key 'seed'. Did you mean 'seeds'"):
         load_study(tmp_path / "s.yaml")
@@ -39,7 +47,9 @@ recipe: {tiny_recipe}
 models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{iterations: 1, hidden_size: 16}}}}
 seeds: [0, 1]
 overrides: [train.iterations=2, train.val_every=2, train.checkpoint_every=2]
-benchmarks: [{{path: {ic03_dir}, lexicons: [none, "50"], limit: 6}}]
+benchmarks:
+  - {{path: {ic03_dir}, lexicons: [none, "50"], limit: 6}}
+  - {{path: {tmp_path / 'held-out.lmdb'}, synth: {{n: 5, seed: 3}}, protocol: alphanumeric, lexicons: [none, full]}}
 speed_batch: 2
 bootstrap: 200
 out: {tmp_path / 'study'}
@@ -49,6 +59,7 @@ out: {tmp_path / 'study'}
     assert "evaluating grcnn seed 1" in (out / "runs" / "grcnn-s1.log").read_text()  # the child logged its run
     data = json.loads((out / "report.json").read_text())
     rows = data["accuracy"]["ic03[:6] 50"]
+    assert [r["model"] for r in data["accuracy"]["held-out.lmdb full"]] == ["crnn_vgg", "grcnn"]
     assert [r["model"] for r in rows] == ["crnn_vgg", "grcnn"]
     assert all(len(r["per seed"].split()) == 2 and r["params (M)"] > 0 and r["infer img/s"] > 0 for r in rows)
     assert rows[1]["paper"] == 98.8  # GRCNN's reported IC03 lexicon-50 number beside the measured one
@@ -81,3 +92,9 @@ out: {tmp_path / 'study'}
         run_study(load_study(study_file), jobs=2)
     assert (tmp_path / "study" / "runs" / "crnn_vgg-s0" / "eval.json").is_file()
     assert "no_such_option" in (tmp_path / "study" / "runs" / "grcnn-s0.log").read_text()
+
+
+def test_an_lmdb_benchmark_lends_its_first_images_to_the_receptive_field_grid(tmp_path, word_lmdbs):
+    folder = image_folder(word_lmdbs[1], tmp_path / "inputs", 3)
+    assert sorted(p.name for p in folder.glob("*.png")) == ["001.png", "002.png", "003.png"]
+    assert (folder / "gt.txt").read_text().splitlines()[0] == "001.png\tcat"

@@ -28,6 +28,8 @@ class BenchmarkSpec:
     protocol: str = "ic03-860"
     lexicons: list = field(default_factory=lambda: ["none", "50", "full"])
     limit: int = 0                      # evaluate the first N images only (0: all)
+    synth: dict | None = None           # {n, seed}: render this LMDB of held-out words when it is missing
+    optional: bool = False              # absent: skip it (said loudly, recorded in the report), not an error
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Study:
     speed_batch: int = 64               # inference batch for the speed columns (training: the recipe's)
     bootstrap: int = 10_000             # paired bootstrap resamples for the significance table
     out: str = "runs/ablations/study"
+    skipped_benchmarks: list = field(default_factory=list)  # filled by load_study: optional ones absent
 
 
 def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
@@ -54,10 +57,20 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
     study.benchmarks = [from_dict(BenchmarkSpec, b, f"benchmarks[{i}]") for i, b in enumerate(study.benchmarks)]
     if not study.models:
         raise RecipeError(f"{path}: a study needs at least one entry under 'models'")
+    kept = []
     for spec in study.benchmarks:
-        if not Path(spec.path).exists():
+        if Path(spec.path).exists() or spec.synth:
+            kept.append(spec)
+        elif spec.optional:
+            study.skipped_benchmarks.append(spec.path)
+            console.print(f"[yellow]note:[/] benchmark {spec.path} is absent: skipped (optional in {path}); "
+                          f"the report lists it as skipped")
+        else:
             raise FileNotFoundError(f"{path}: benchmark {spec.path} does not exist (paths are relative to the "
-                                    f"directory you run zoo from)")
+                                    f"directory you run zoo from; mark it `optional: true` to skip it when absent)")
+    if not kept:
+        raise FileNotFoundError(f"{path}: none of the benchmarks exists ({', '.join(study.skipped_benchmarks)})")
+    study.benchmarks = kept
     return study
 
 
@@ -230,8 +243,25 @@ def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> dict:
 
     checkpoints = [str(run_dirs[m, study.seeds[0]] / "best.pt") for m in study.models]
     checkpoints = [c if Path(c).is_file() else c.replace("best.pt", "last.pt") for c in checkpoints]
-    images = find_images([study.benchmarks[0].path], 4)
+    images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
     return build_report(load_subjects([], checkpoints), images, out, "gradient", iterations=(), max_frames=8)
+
+
+def image_folder(benchmark: str, scratch: Path, count: int) -> Path:
+    """A folder of the benchmark's images: the benchmark itself, or an LMDB's first ``count``
+    images (with gt.txt) written to ``scratch``."""
+    if not (Path(benchmark) / "data.mdb").is_file():
+        return Path(benchmark)
+    from zoo.data.lmdb import LmdbReader
+
+    reader = LmdbReader(benchmark)
+    scratch.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for index in range(1, min(count, len(reader)) + 1):  # the public layout counts from 1
+        reader.image(index).save(scratch / f"{index:03d}.png")
+        lines.append(f"{index:03d}.png\t{reader.label(index)}\n")
+    write_text(scratch / "gt.txt", "".join(lines))
+    return scratch
 
 
 def run_study(study: Study, source: str = "", jobs: int = 1) -> Path:
@@ -241,6 +271,7 @@ def run_study(study: Study, source: str = "", jobs: int = 1) -> Path:
     given cores / jobs threads: on a small CPU several one-thread runs finish sooner than the same
     runs one after another on every thread (per-step overheads do not parallelise)."""
     out = Path(study.out)
+    render_benchmarks(study)
     run_dirs = {(m, s): out / "runs" / f"{m}-s{s}" for m in study.models for s in study.seeds}
     pending = sorted((key for key, run_dir in run_dirs.items() if not (run_dir / "eval.json").is_file()),
                      key=lambda key: (study.seeds.index(key[1]), list(study.models).index(key[0])))
@@ -253,6 +284,18 @@ def run_study(study: Study, source: str = "", jobs: int = 1) -> Path:
     console.print("measuring speed ...")
     costs = {m: model_costs(study, m, batch) for m in study.models}
     return write_report(study, source, out, run_dirs, evals, costs)
+
+
+def render_benchmarks(study: Study) -> None:
+    """Render the benchmarks that say how (``synth``) and are missing: held-out words, never trained on."""
+    from zoo.data.charset import Charset
+    from zoo.train.recipe import SynthSection
+    from zoo.train.trainer import ensure_lmdb
+
+    charset = Charset.resolve(run_recipe(study, next(iter(study.models)), study.seeds[0], study.out).data.charset)
+    for spec in study.benchmarks:
+        if spec.synth:
+            ensure_lmdb(spec.path, from_dict(SynthSection, spec.synth, "benchmarks.synth"), charset, "benchmark")
 
 
 def run_one(study: Study, model: str, seed: int) -> Path:
@@ -314,7 +357,7 @@ def write_report(study: Study, source: str, out: Path, run_dirs: dict, evals: di
     recipe = run_recipe(study, next(iter(study.models)), study.seeds[0], out)
     meta = {"study": study.name, "source": source, "seeds": study.seeds, "recipe": study.recipe,
             "overrides": study.overrides, "train data": recipe.data.train, "iterations": recipe.train.iterations,
-            "batch": recipe.train.batch_size, **provenance()}
+            "batch": recipe.train.batch_size, "skipped benchmarks": study.skipped_benchmarks, **provenance()}
     for name, rows in accuracy.items():
         console.print(rich_table(rows, f"{study.name}: {name} word accuracy (%)"))
         write_table(rows, out / "tables", f"accuracy_{name.replace(' ', '_')}", name, meta=meta)
