@@ -98,6 +98,7 @@ def load(options: dict):
 
 
 def run(args: argparse.Namespace) -> int:
+    from zoo.checkpoint import REGISTRY_DIR
     from zoo.evaluate import evaluate, get_protocol, load_benchmark, model_log_probs
     from zoo.report import console, progress, rich_table, write_table, write_text
 
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     model = load(options)
     cfg = model.config
     untrained = bool(options["untrained"])
+    card = REGISTRY_DIR / f"{options['model']}.yaml"
+    if not untrained and card.is_file():
+        console.print(f"shipped weights registry/{options['model']}.safetensors; how they were made: {card}")
     if untrained:
         console.print(f"[bold white on red] UNTRAINED MODEL [/] {cfg.name} with random weights (seed "
                       f"{options['seed']}): the numbers below are meaningless; this run only exercises "
