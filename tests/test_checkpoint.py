@@ -32,3 +32,13 @@ def test_registry_name_without_shipped_weights_says_so():
         load_model("densenet")
     with pytest.raises(FileNotFoundError, match="neither a file nor a registered model"):
         load_model("no/such/file.pt")
+
+
+def test_shipped_models_lists_registry_files_grcnn_first(tmp_path, monkeypatch):
+    from zoo import checkpoint
+
+    monkeypatch.setattr(checkpoint, "REGISTRY_DIR", tmp_path)
+    assert checkpoint.shipped_models() == []
+    for name in ["crnn_vgg", "grcnn", "not_a_model"]:
+        (tmp_path / f"{name}.safetensors").write_bytes(b"")
+    assert checkpoint.shipped_models() == ["grcnn", "crnn_vgg"]

@@ -51,6 +51,12 @@ def save_weights(path: str | Path, model, dtype: torch.dtype = torch.float16, me
     return Path(path)
 
 
+def shipped_models() -> list[str]:
+    """Registered names with weights in registry/, GRCNN (the zoo's namesake) first."""
+    names = [n for n in list_models() if (REGISTRY_DIR / f"{n}.safetensors").is_file()]
+    return sorted(names, key=lambda n: n != "grcnn")
+
+
 def load_model(spec: str | Path, map_location: str = "cpu"):
     """A model from a checkpoint (``.pt``), shipped weights (``.safetensors``) or a registry name.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 EXAMPLES = """examples:
-  zoo predict word1.png word2.jpg                       the shipped grcnn
+  zoo predict word1.png word2.jpg                       the shipped grcnn (or the shipped model there is)
   zoo predict ../shared/data/ic03 --model crnn_vgg      every image in a folder
   zoo predict photo.jpg --model runs/cpu/grcnn/best.pt --lexicon words.txt --out runs/predict"""
 
@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "of file, reading and its probability; with --lexicon, also the lexicon word of highest "
                     "CTC likelihood. --out writes predictions.md/csv/json.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of images")
-    p.add_argument("--model", default="grcnn", help="shipped model name, checkpoint (.pt) or weights (.safetensors)")
+    p.add_argument("--model", help="shipped model name, checkpoint (.pt) or weights (.safetensors) "
+                   "[default: grcnn when shipped, else the first shipped model]")
     p.add_argument("--lexicon", metavar="FILE", help="one word per line: also pick the most likely of these words")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy", help="lexicon-free decoder")
     p.add_argument("--beam-width", type=int, default=10)
@@ -30,12 +31,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.checkpoint import load_model
+    from zoo.checkpoint import load_model, shipped_models
     from zoo.data.charset import Charset
     from zoo.predict import image_files, read_lexicon, read_words
     from zoo.report import console, progress, rich_table, write_table
 
     files = image_files(args.images)
+    if args.model is None:
+        shipped = shipped_models()
+        if not shipped:
+            raise FileNotFoundError("no model is shipped in registry/ yet: pass --model CHECKPOINT (a `zoo train` "
+                                    "best.pt) or a .safetensors file")
+        args.model = shipped[0]
     model = load_model(args.model)
     lexicon = read_lexicon(args.lexicon, Charset.from_config(model.config)) if args.lexicon else None
     with progress(transient=True) as bar:
