@@ -69,6 +69,7 @@ def test_each_images_candidates_score_as_in_the_whole_lexicon():
         scores = log_likelihoods(log_probs, trie, candidates, max_cells=max_cells)
         for image, (words, score) in enumerate(zip(candidates, scores)):
             torch.testing.assert_close(score, every[image, words])
+    assert log_likelihoods(log_probs[:0], trie, []) == []  # no image: nothing to score
     with pytest.raises(ValueError, match="3 candidate lists for 4 images"):
         log_likelihoods(log_probs, trie, candidates[:3])
 

@@ -151,7 +151,7 @@ def log_likelihoods(log_probs: torch.Tensor, trie: Trie, candidates: Candidates 
             group, cells = [], 0
         group.append(image)
         cells += size
-    return scores + _forest_scores(log_probs[group], trie, [candidates[i] for i in group])
+    return scores + (_forest_scores(log_probs[group], trie, [candidates[i] for i in group]) if group else [])
 
 
 def _dense_scores(log_probs: torch.Tensor, trie: Trie) -> list[torch.Tensor]:
