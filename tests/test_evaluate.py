@@ -221,3 +221,14 @@ def test_zoo_eval_reads_a_recipe_and_reports_bad_input(tmp_path, capsys):
     assert "unknown key(s) ['lexicons']" in capsys.readouterr().out
     assert main(["eval", "grcnn_small", "--untrained", "--benchmark", str(tmp_path / "nowhere")]) == 2
     assert "not a benchmark" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_zoo_eval_at_lower_precision_calibrates_on_rendered_words(precision, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # int8 renders its calibration words under ./runs/data
+    root = make_folder(tmp_path / "bench")
+    assert main(["eval", "crnn_vgg", "--untrained", "--precision", precision, "--benchmark", str(root),
+                 "--out", str(tmp_path / "out")]) == 0
+    assert f"crnn_vgg ({precision})" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "eval.json").read_text())["meta"]["precision"] == precision
+    assert (tmp_path / "runs/data/calibration-256.lmdb").is_dir() == (precision == "int8")

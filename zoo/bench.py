@@ -141,6 +141,7 @@ def onnx_session(fast: nn.Module, path: str, threads: int) -> Callable[[torch.Te
 def inference_paths(model: nn.Module, reference=None, onnx_dir: str | None = None) -> dict[str, Callable]:
     """Every inference path of one eval-mode zoo model, all with the same weights."""
     from zoo.models.fast import FastRecognizer
+    from zoo.models.quantize import quantize_int8
 
     paths: dict[str, Callable] = {}
     if reference is not None and model.config.name in reference.BUILDERS:
@@ -148,6 +149,8 @@ def inference_paths(model: nn.Module, reference=None, onnx_dir: str | None = Non
     paths["zoo"] = model
     paths["fast fp32"] = FastRecognizer(model, "fp32")
     paths["fast bf16"] = FastRecognizer(model, "bf16")
+    # int8 (zoo eval --precision int8 calibrates on rendered words; speed does not depend on which images)
+    paths["int8"] = quantize_int8(model, images(32, seed=1))
     if onnx_dir is not None:
         paths["onnx fp32"] = onnx_session(paths["fast fp32"], f"{onnx_dir}/{model.config.name}.onnx",
                                           torch.get_num_threads())

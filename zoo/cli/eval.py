@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 # option: default (used when neither the command line nor a recipe sets it)
 DEFAULTS = {"model": None, "benchmark": None, "lexicon": "none", "protocol": "ic03-860", "decoder": "greedy",
-            "beam_width": 10, "large_lexicon": "edit", "delta": 3, "untrained": False, "seed": 0}
+            "beam_width": 10, "large_lexicon": "edit", "delta": 3, "untrained": False, "seed": 0, "precision": "fp32"}
 
 EXAMPLES = """examples:
   zoo eval runs/grcnn/last.pt --benchmark ../shared/data/ic03 --lexicon none,50,full --out runs/eval
@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "within --delta edits of the lexicon-free output, scored exactly (CRNN's method), "
                    "trie-constrained beam, or every word scored exactly [default: edit]")
     p.add_argument("--delta", type=int, help="edit distance for --large-lexicon edit [default: 3]")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], help="fp32: the model as trained; bf16: the "
+                   "fast path (BatchNorm folded) in bfloat16; int8: backbone statically quantized, calibrated on "
+                   "256 rendered words, BiLSTM head dynamically quantized [default: fp32]")
     p.add_argument("--untrained", action="store_true", default=None,
                    help="build the registered MODEL with random (seeded) weights: exercises the pipeline only")
     p.add_argument("--seed", type=int, help="seed for --untrained weights [default: 0]")
@@ -93,8 +96,16 @@ def load(options: dict):
 
     if options["untrained"]:
         torch.manual_seed(options["seed"])
-        return create_model(options["model"]).eval()
-    return load_model(options["model"])
+        model = create_model(options["model"]).eval()
+    else:
+        model = load_model(options["model"])
+    if options["precision"] == "bf16":
+        from zoo.models.fast import FastRecognizer
+        return FastRecognizer(model, "bf16")
+    if options["precision"] == "int8":
+        from zoo.models.quantize import calibration_images, quantize_int8
+        return quantize_int8(model, calibration_images(model))
+    return model
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
         log_probs = model_log_probs(model, benchmark.samples, args.batch_size, lambda n: bar.advance(task, n))
     result = evaluate(log_probs, cfg.charset, benchmark, protocol, settings, options["decoder"],
                       options["beam_width"], options["large_lexicon"], options["delta"], cfg.reported)
-    title = (f"{'UNTRAINED ' if untrained else ''}{cfg.name} on {benchmark.name} ({protocol.label}); "
-             f"lexicon-free decoder: {options['decoder']}")
+    title = (f"{'UNTRAINED ' if untrained else ''}{cfg.name} ({options['precision']}) on {benchmark.name} "
+             f"({protocol.label}); lexicon-free decoder: {options['decoder']}")
     console.print(rich_table(result.rows, title))
     console.print(rich_table([{"count": k, "images": v} for k, v in result.counts.items()], "Counts"))
     console.print(rich_table(result.by_length, "Lexicon-free accuracy by word length"))
@@ -137,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         meta = {"model": options["model"], "untrained": untrained, "benchmark": str(benchmark.path),
                 "protocol": protocol.label, "protocol description": protocol.description,
                 "reported source": cfg.reported_source, "settings": settings, "decoder": options["decoder"],
-                "beam width": options["beam_width"], "large lexicon": options["large_lexicon"],
+                "precision": options["precision"], "beam width": options["beam_width"], "large lexicon": options["large_lexicon"],
                 "delta": options["delta"], "counts": result.counts, "problems": result.problems}
         write_table(result.rows, args.out, "eval", title, meta=meta)
         write_table(result.by_length, args.out, "by_length", "Lexicon-free accuracy by word length")
