@@ -75,8 +75,9 @@ def test_zoo_bench_writes_one_row_per_path(tmp_path):
                  "--out", str(tmp_path)]) == 0
     payload = json.loads((tmp_path / "bench.json").read_text())
     rows = payload["rows"]
-    assert [r["path"] for r in rows] == ["reference", "zoo", "fast fp32", "fast bf16"]
+    assert [r["path"] for r in rows] == ["reference", "zoo", "fast fp32", "fast bf16", "int8"]
     assert rows[0]["infer x ref"] == 1 and rows[0]["max abs logit diff"] == 0
     assert rows[2]["max abs logit diff"] < 1e-4
     assert payload["meta"]["conv GFLOP/s"] > 0 and "load average after (1/5/15 min)" in payload["meta"]
-    assert (tmp_path / "bench.md").read_text().count("| grcnn_small |") == 4
+    assert 0 < rows[4]["max abs logit diff"] < 1  # int8: close, not equal
+    assert (tmp_path / "bench.md").read_text().count("| grcnn_small |") == 5
