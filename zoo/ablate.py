@@ -136,9 +136,9 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0
             "95% CI high": round(100 * high, 2), "p": round(float(p), 4)}
 
 
-def model_costs(study: Study, model: str, train_batch: int) -> dict:
-    """Parameters, GFLOPs and images/s (inference at ``speed_batch``, training at the recipe's batch)
-    of the study's configuration of ``model``, measured now on this machine."""
+def model_costs(study: Study, model: str, train_batch: int, bf16: bool) -> dict:
+    """Parameters, GFLOPs and images/s (inference at ``speed_batch``, training at the recipe's batch
+    and precision) of the study's configuration of ``model``, measured now on this machine."""
     from zoo.bench import TrainingStep, images, inference_call, interleaved_medians
     from zoo.models.profile import count_parameters, gflops
     from zoo.registry import create_model
@@ -146,7 +146,7 @@ def model_costs(study: Study, model: str, train_batch: int) -> dict:
     net = create_model(model, **(study.models[model] or {}))
     config = net.config
     infer = interleaved_medians({"m": inference_call(net.eval(), images(study.speed_batch, in_chans=config.in_chans))}, 3)
-    step = TrainingStep(net, images(train_batch, in_chans=config.in_chans), net.num_classes)
+    step = TrainingStep(net, images(train_batch, in_chans=config.in_chans), net.num_classes, bf16=bf16)
     trained = interleaved_medians({"m": step}, 3)
     return {"params (M)": round(count_parameters(net) / 1e6, 2), "GFLOPs": round(gflops(net), 2),
             "train img/s": round(train_batch / trained["m"], 1),
@@ -280,9 +280,9 @@ def run_study(study: Study, source: str = "", jobs: int = 1) -> Path:
     for model, seed in pending:
         run_one(study, model, seed)
     evals = {m: {s: json.loads((run_dirs[m, s] / "eval.json").read_text()) for s in study.seeds} for m in study.models}
-    batch = run_recipe(study, next(iter(study.models)), study.seeds[0], out).train.batch_size
+    schedule = run_recipe(study, next(iter(study.models)), study.seeds[0], out).train
     console.print("measuring speed ...")
-    costs = {m: model_costs(study, m, batch) for m in study.models}
+    costs = {m: model_costs(study, m, schedule.batch_size, schedule.bf16) for m in study.models}
     return write_report(study, source, out, run_dirs, evals, costs)
 
 
