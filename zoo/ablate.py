@@ -108,7 +108,7 @@ def evaluate_run(study: Study, run_dir: Path) -> dict:
         benchmark = benchmark.first(spec.limit) if spec.limit else benchmark
         log_probs = model_log_probs(model, benchmark.samples)
         ev = evaluate(log_probs, model.config.charset, benchmark, get_protocol(spec.protocol), spec.lexicons,
-                      reported=model.config.reported.get(get_protocol(spec.protocol).reported_key))
+                      reported=model.config.reported)
         results["benchmarks"][benchmark_key(spec)] = {
             "protocol": ev.protocol.label, "rows": ev.rows, "counts": ev.counts,
             "correct": {s: [row[f"{s}: correct"] for row in ev.per_image] for s in spec.lexicons},

@@ -42,7 +42,7 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
     model = load_model(weights)
     bench = load_benchmark(benchmark)
     result = evaluate(model_log_probs(model, bench.samples), model.config.charset, bench, get_protocol(protocol),
-                      list(lexicons), reported=model.config.reported.get(get_protocol(protocol).reported_key))
+                      list(lexicons), reported=model.config.reported)
     recipe, state = ckpt["recipe"], ckpt["train"]["state"]
     card = {
         "name": name,
@@ -52,7 +52,7 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
         "model": {"registered": model.config.name, "options": dict(model.config.options),
                   "parameters (M)": round(count_parameters(model) / 1e6, 3), "charset": model.config.charset,
                   "input": f"{model.config.height} px high, width {model.config.width} ({model.config.width_policy})"},
-        "training": {"recipe": recipe.get("source", ""), "seed": recipe["seed"],
+        "training": {"recipe": recipe.get("source", ""), "model": recipe["model"], "seed": recipe["seed"],
                      "iterations": recipe["train"]["iterations"], "checkpoint step": state["step"],
                      "images seen": state["step"] * recipe["train"]["batch_size"],
                      "checkpoint": f"{checkpoint.name}: step {state['step']}; best held-out rendered-word accuracy "
