@@ -11,11 +11,12 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 def test_cpu_recipes_differ_from_paper_recipes_by_values_only(model):
     paper = load_recipe(RECIPES / "papers" / f"{model}.yaml")
     cpu = load_recipe(RECIPES / "cpu" / f"{model}.yaml")
-    assert paper.model == cpu.model and paper.model.name == model
+    assert paper.model.name == cpu.model.name == model
+    assert cpu.model.options == {"hidden_size": 256}  # one head for every backbone at CPU scale
     assert (paper.train.batch_size, paper.train.iterations, paper.train.optimizer) == (192, 300_000, "adadelta")
-    assert paper.train.grad_clip == 5.0 and paper.data.width_policy == "fixed"
-    assert cpu.train.iterations == 2000 and cpu.train.batch_size == 32
-    assert cpu.train.optimizer_args == paper.train.optimizer_args
+    assert paper.train.grad_clip == cpu.train.grad_clip == 5.0 and cpu.data.width_policy == "fixed"
+    assert (cpu.train.iterations, cpu.train.batch_size, cpu.train.bf16) == (5000, 32, True)
+    assert cpu.train.optimizer_args == paper.train.optimizer_args and cpu.train.optimizer == "adadelta"
 
 
 def test_crnn_keeps_its_papers_adadelta_rho():
