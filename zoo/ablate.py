@@ -201,11 +201,12 @@ def cost_figure(rows: list[dict], setting: str, path: Path) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=110, sharey=True)
     for ax, cost in zip(axes, ["GFLOPs", "params (M)", "infer img/s"]):
         for row in rows:
-            ax.errorbar(row[cost], row["accuracy % (mean)"], yerr=row["std"], fmt="o", capsize=4, markersize=7)
-            ax.annotate(row["model"], (row[cost], row["accuracy % (mean)"]), textcoords="offset points", xytext=(6, 6))
+            ax.errorbar(row[cost], row["accuracy % (mean)"], yerr=row["std"], fmt="o", capsize=4, markersize=7,
+                        label=row["model"])
         ax.set_xlabel(cost)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"word accuracy % ({setting})")
+    axes[0].legend(loc="best", fontsize=8)  # a legend, not labels beside points: close points would overlap
     fig.suptitle(f"Accuracy against cost: {setting} (mean and std over seeds)")
     fig.tight_layout()
     fig.savefig(path)
