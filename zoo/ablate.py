@@ -98,17 +98,13 @@ def train_run(study: Study, model: str, seed: int, run_dir: Path) -> None:
 
 def evaluate_run(study: Study, run_dir: Path) -> dict:
     from zoo.checkpoint import load_model
-    from zoo.evaluate import evaluate, get_protocol, load_benchmark, model_log_probs
+    from zoo.evaluate import evaluate_model
 
     checkpoint = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "last.pt"
     model = load_model(checkpoint)
     results = {"checkpoint": str(checkpoint), "benchmarks": {}}
     for spec in study.benchmarks:
-        benchmark = load_benchmark(spec.path)
-        benchmark = benchmark.first(spec.limit) if spec.limit else benchmark
-        log_probs = model_log_probs(model, benchmark.samples)
-        ev = evaluate(log_probs, model.config.charset, benchmark, get_protocol(spec.protocol), spec.lexicons,
-                      reported=model.config.reported)
+        _, ev = evaluate_model(model, spec.path, spec.protocol, spec.lexicons, spec.limit)
         results["benchmarks"][benchmark_key(spec)] = {
             "protocol": ev.protocol.label, "rows": ev.rows, "counts": ev.counts,
             "correct": {s: [row[f"{s}: correct"] for row in ev.per_image] for s in spec.lexicons},
@@ -272,7 +268,8 @@ def run_study(study: Study, source: str = "", jobs: int = 1) -> Path:
     given cores / jobs threads: on a small CPU several one-thread runs finish sooner than the same
     runs one after another on every thread (per-step overheads do not parallelise)."""
     out = Path(study.out)
-    render_benchmarks(study)
+    recipe = run_recipe(study, next(iter(study.models)), study.seeds[0], out)  # shared by every run but the model
+    render_benchmarks(study, recipe.data.charset)
     run_dirs = {(m, s): out / "runs" / f"{m}-s{s}" for m in study.models for s in study.seeds}
     pending = sorted((key for key, run_dir in run_dirs.items() if not (run_dir / "eval.json").is_file()),
                      key=lambda key: (study.seeds.index(key[1]), list(study.models).index(key[0])))
@@ -281,22 +278,21 @@ def run_study(study: Study, source: str = "", jobs: int = 1) -> Path:
     for model, seed in pending:
         run_one(study, model, seed)
     evals = {m: {s: json.loads((run_dirs[m, s] / "eval.json").read_text()) for s in study.seeds} for m in study.models}
-    schedule = run_recipe(study, next(iter(study.models)), study.seeds[0], out).train
     console.print("measuring speed ...")
-    costs = {m: model_costs(study, m, schedule.batch_size, schedule.bf16) for m in study.models}
-    return write_report(study, source, out, run_dirs, evals, costs)
+    costs = {m: model_costs(study, m, recipe.train.batch_size, recipe.train.bf16) for m in study.models}
+    return write_report(study, source, out, recipe, run_dirs, evals, costs)
 
 
-def render_benchmarks(study: Study) -> None:
+def render_benchmarks(study: Study, charset: str) -> None:
     """Render the benchmarks that say how (``synth``) and are missing: held-out words, never trained on."""
     from zoo.data.charset import Charset
     from zoo.train.recipe import SynthSection
     from zoo.train.trainer import ensure_lmdb
 
-    charset = Charset.resolve(run_recipe(study, next(iter(study.models)), study.seeds[0], study.out).data.charset)
     for spec in study.benchmarks:
         if spec.synth:
-            ensure_lmdb(spec.path, from_dict(SynthSection, spec.synth, "benchmarks.synth"), charset, "benchmark")
+            ensure_lmdb(spec.path, from_dict(SynthSection, spec.synth, "benchmarks.synth"), Charset.resolve(charset),
+                        "benchmark")
 
 
 def run_one(study: Study, model: str, seed: int) -> Path:
@@ -348,14 +344,13 @@ def run_children(study: Study, runs: list[tuple[str, int]], jobs: int) -> None:
                            f"finished runs are kept, so rerunning the study continues from here")
 
 
-def write_report(study: Study, source: str, out: Path, run_dirs: dict, evals: dict, costs: dict) -> Path:
+def write_report(study: Study, source: str, out: Path, recipe, run_dirs: dict, evals: dict, costs: dict) -> Path:
     accuracy = accuracy_tables(study, evals, costs)
     significance = significance_tables(study, evals)
     figures = {"curves": curves_figure(study, run_dirs, out / "curves.png").name}
     for name, rows in accuracy.items():
         figures[f"cost {name}"] = cost_figure(rows, name, out / f"cost_{name.replace(' ', '_')}.png").name
     receptive_field_grid(study, run_dirs, out / "receptive_fields")
-    recipe = run_recipe(study, next(iter(study.models)), study.seeds[0], out)
     meta = {"study": study.name, "source": source, "seeds": study.seeds, "recipe": study.recipe,
             "overrides": study.overrides, "train data": recipe.data.train, "iterations": recipe.train.iterations,
             "batch": recipe.train.batch_size, "skipped benchmarks": study.skipped_benchmarks, **provenance()}

@@ -426,6 +426,17 @@ def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protoc
                       confusions(results["none"].words, truths), counts, problems)
 
 
+def evaluate_model(model, path: str | Path, protocol: str = "ic03-860", settings: Sequence[str] = ("none",),
+                   limit: int = 0) -> tuple[Benchmark, Evaluation]:
+    """``model`` on the benchmark at ``path`` (its first ``limit`` images when set) with the default
+    decoders, the paper's numbers beside: what studies and shipped-model cards report."""
+    benchmark = load_benchmark(path)
+    benchmark = benchmark.first(limit) if limit else benchmark
+    result = evaluate(model_log_probs(model, benchmark.samples), model.config.charset, benchmark,
+                      get_protocol(protocol), settings, reported=model.config.reported)
+    return benchmark, result
+
+
 def _lexicons(setting: str, samples: Sequence[Sample], truths: Sequence[str], protocol: Protocol,
               benchmark: Benchmark, charset: str, problems: list[str],
               vocabulary: Callable[[], list[str]] | None) -> list[list[str]]:

@@ -25,7 +25,7 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
          protocol: str = "ic03-860", lexicons: tuple[str, ...] = ("none", "50", "full")) -> dict:
     """Write ``registry/<name>.safetensors`` (fp16) from a training checkpoint, evaluate that file on
     ``benchmark``, and write ``registry/<name>.yaml``. Returns the card."""
-    from zoo.evaluate import evaluate, get_protocol, load_benchmark, model_log_probs
+    from zoo.evaluate import evaluate_model
 
     checkpoint = Path(checkpoint)
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -40,9 +40,7 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
         raise ValueError(f"{checkpoint}: {megabytes:.1f} MB in fp16, over the registry's {MAX_MEGABYTES} MB limit; "
                          f"train a smaller configuration (e.g. model.options.hidden_size=256)")
     model = load_model(weights)
-    bench = load_benchmark(benchmark)
-    result = evaluate(model_log_probs(model, bench.samples), model.config.charset, bench, get_protocol(protocol),
-                      list(lexicons), reported=model.config.reported)
+    bench, result = evaluate_model(model, benchmark, protocol, lexicons)
     recipe, state = ckpt["recipe"], ckpt["train"]["state"]
     card = {
         "name": name,
