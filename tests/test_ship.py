@@ -1,5 +1,4 @@
 import hashlib
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,25 +11,13 @@ from zoo.ship import ship
 from zoo.train.recipe import load_recipe
 from zoo.train.trainer import train
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, word_lmdbs):
-    """A tiny GRCNN trained for 4 steps: a real `zoo train` checkpoint."""
-    root = tmp_path_factory.mktemp("ship")
-    train_lmdb, val_lmdb = word_lmdbs
-    recipe = root / "tiny.yaml"
-    recipe.write_text(f"""
-_base_: {REPO / 'recipes/papers/grcnn.yaml'}
-model: {{name: grcnn, options: {{iterations: 1, hidden_size: 16}}}}
-data: {{train: {train_lmdb}, val: {val_lmdb}, val_synth: null, workers: 0}}
-train: {{iterations: 4, batch_size: 8, log_every: 2, val_every: 2, checkpoint_every: 2}}
-seed: 3
-out: {root / 'run'}
-""")
-    train(load_recipe(recipe))
-    return root / "run" / "best.pt"
+@pytest.fixture
+def trained(tiny_recipe, tmp_path):
+    """A tiny GRCNN trained for 4 steps: a real `zoo train` checkpoint (conftest's tiny recipe)."""
+    train(load_recipe(tiny_recipe, ["train.iterations=4", "train.val_every=2", "seed=3",
+                                    "model.options={iterations: 1, hidden_size: 16}", f"out={tmp_path / 'run'}"]))
+    return tmp_path / "run" / "best.pt"
 
 
 @pytest.fixture
