@@ -112,3 +112,16 @@ def test_bf16_autocast_with_ema_and_a_cosine_schedule(tiny_recipe, tmp_path):
     assert ckpt["train"]["ema"] is not None
     # the inference weights are the EMA's, not the raw ones
     assert not torch.equal(ckpt["state_dict"]["head.1.proj.weight"], ckpt["train"]["model"]["head.1.proj.weight"])
+
+
+def test_the_trainer_keeps_convolutions_channels_last_and_saves_a_plain_state_dict(tiny_recipe, tmp_path):
+    trainer = Trainer(load_recipe(tiny_recipe, ["train.iterations=2"]))
+    # (a 1x1 or single-input-channel kernel is the same bytes in both layouts)
+    convs = [m.weight for m in trainer.model.modules()
+             if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in convs)
+    trainer.run()
+    model = load_model(tmp_path / "run" / "last.pt")  # a plain NCHW model reads the same values
+    assert all(w.is_contiguous() for w in model.state_dict().values())
+    for name, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value, rtol=0, atol=0, msg=name)
