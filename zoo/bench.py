@@ -159,7 +159,7 @@ def inference_paths(model: nn.Module, reference=None, onnx_dir: str | None = Non
 
 def training_paths(model: nn.Module, batch: torch.Tensor, reference=None) -> dict[str, TrainingStep]:
     """A training step of the plain reference (if any) and of the zoo model (NCHW, channels_last,
-    bf16 autocast), from the same weights."""
+    bf16 autocast, and both as the trainer runs), from the same weights."""
     import copy
 
     steps = {}
@@ -171,6 +171,10 @@ def training_paths(model: nn.Module, batch: torch.Tensor, reference=None) -> dic
                                               batch.contiguous(memory_format=torch.channels_last), model.num_classes)
     # bf16 autocast (train.bf16): other numbers (~1% on the loss), 2-3x the speed on AMX/AVX512-BF16 CPUs
     steps["zoo bf16"] = TrainingStep(copy.deepcopy(model), batch, model.num_classes, bf16=True)
+    # what `zoo train` runs with train.bf16: both
+    steps["zoo bf16 channels_last"] = TrainingStep(copy.deepcopy(model).to(memory_format=torch.channels_last),
+                                                   batch.contiguous(memory_format=torch.channels_last),
+                                                   model.num_classes, bf16=True)
     return steps
 
 
