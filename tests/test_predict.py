@@ -72,3 +72,10 @@ def test_zoo_predict_writes_every_image_with_a_saved_model(images, tmp_path, cap
     assert "a.jpg" in capsys.readouterr().out
     assert main(["predict", str(tmp_path / "nothing.png"), "--model", str(weights)]) == 2
     assert "nothing.png: no such file or folder" in capsys.readouterr().out
+
+
+def test_zoo_predict_without_a_model_reads_with_the_shipped_grcnn(images, tmp_path):
+    assert main(["predict", str(images), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "predictions.md").read_text().startswith(
+        "# grcnn (shipped, card registry/grcnn.yaml), greedy decoding")
+    assert len(list(csv.DictReader(open(tmp_path / "predictions.csv")))) == 2

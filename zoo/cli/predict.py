@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         readings = read_words(model, files, lexicon, args.decoder, args.beam_width, args.batch_size,
                               lambda n: bar.advance(task, n))
     rows = [r.as_dict() for r in readings]
-    title = f"{model.config.name} ({args.model}), {args.decoder} decoding" + (
+    source = f"shipped, card registry/{args.model}.yaml" if args.model in shipped_models() else args.model
+    title = f"{model.config.name} ({source}), {args.decoder} decoding" + (
         f", lexicon {args.lexicon} ({len(lexicon)} words)" if lexicon else "")
     console.print(rich_table(rows, title))
     if args.out:
