@@ -155,13 +155,12 @@ def model_costs(study: Study, model: str, train_batch: int, bf16: bool) -> dict:
 def paper_number(model: str, spec: BenchmarkSpec, setting: str) -> float | None:
     """The paper's reported accuracy for this benchmark and lexicon setting: only for a whole benchmark
     evaluated under a protocol the papers report (not a subset or a rendered set)."""
-    from zoo.evaluate import get_protocol
+    from zoo.evaluate import get_protocol, reported_accuracy
     from zoo.registry import get_config
 
-    key = get_protocol(spec.protocol).reported_key
-    if not key or spec.limit or spec.synth:
+    if spec.limit or spec.synth:
         return None
-    return get_config(model).reported.get(key, {}).get({"none": "None", "full": "Full"}.get(setting, setting))
+    return reported_accuracy(get_config(model).reported, get_protocol(spec.protocol), setting)
 
 
 def accuracy_tables(study: Study, evals: dict, costs: dict) -> dict[str, list[dict]]:

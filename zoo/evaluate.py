@@ -469,9 +469,14 @@ def _check_emittable(words: Sequence[str], charset: str, what: str) -> None:
                          f"{bad[:3]} (charset {charset!r})")
 
 
+def reported_accuracy(reported: dict, protocol: Protocol, setting: str) -> float | None:
+    """A paper's number (``ModelConfig.reported``) for this protocol and lexicon setting, if any."""
+    return reported.get(protocol.reported_key, {}).get(SETTING_TITLES.get(setting, setting))
+
+
 def _summary_row(setting: str, predictions: Sequence[str], truths: Sequence[str], protocol: Protocol,
                  reported: dict, evaluated: int) -> dict:
     title = SETTING_TITLES.get(setting, setting)
-    paper = reported.get(protocol.reported_key, {}).get(title)
+    paper = reported_accuracy(reported, protocol, setting)
     return {"lexicon": title, "accuracy (%)": round(word_accuracy(predictions, truths), 2),
             "paper (%)": paper, "1-NED": round(one_minus_ned(predictions, truths), 4), "images": evaluated}
