@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from zoo.ablate import BenchmarkSpec, image_folder, load_study, paired_bootstrap, paper_number, run_study
+from zoo.ablate import BenchmarkSpec, image_folder, load_study, paired_bootstrap, run_study
 from zoo.train.recipe import RecipeError
 
 
@@ -37,14 +37,6 @@ def test_a_study_needs_models_and_existing_benchmarks(tmp_path):
     (tmp_path / "s.yaml").write_text("models: {grcnn: {}}\nseed: [1]\n")
     with pytest.raises(RecipeError, match="unknown recipe key 'seed'. Did you mean 'seeds'"):
         load_study(tmp_path / "s.yaml")
-
-
-def test_the_papers_number_stands_beside_the_whole_ic03_860_only():
-    whole = BenchmarkSpec()
-    assert paper_number("grcnn", whole, "50") == 98.8 and paper_number("crnn_vgg", whole, "none") == 89.4
-    assert paper_number("rcnn", whole, "full") is None  # RCNN reported no IC03 number
-    assert paper_number("grcnn", BenchmarkSpec(limit=100), "50") is None
-    assert paper_number("grcnn", BenchmarkSpec(path="x.lmdb", protocol="alphanumeric"), "none") is None
 
 
 def test_tiny_study_end_to_end_and_resumable(tmp_path, tiny_recipe, ic03_dir, capsys):

@@ -11,7 +11,8 @@ from PIL import Image
 from zoo.cli import main
 from zoo.data.lmdb import LmdbWriter
 from zoo.evaluate import (accuracy_by_length, confusions, evaluate, fold_case, get_protocol, load_benchmark,
-                          one_minus_ned)
+                          one_minus_ned, reported_accuracy)
+from zoo.registry import get_config
 
 CHARSET = "0123456789abcdefghijklmnopqrstuvwxyz"
 WORDS = ["house", "Shop", "june", "2002"]
@@ -45,13 +46,23 @@ def test_folder_benchmark_decodes_every_setting(tmp_path):
     assert bench.lexicon_names == ["50"] and [s.label for s in bench.samples] == WORDS
     result = evaluate(spelled(WORDS), CHARSET, bench, get_protocol("ic03-860"), ["none", "50", "full"],
                       reported={"IC03-860": {"None": 91.2, "50": 98.8}})
+    # 4 images are not the papers' 860: no paper number beside them
     assert [(r["lexicon"], r["accuracy (%)"], r["paper (%)"]) for r in result.rows] == [
-        ("None", 100.0, 91.2), ("50", 100.0, 98.8), ("Full", 100.0, None)]
+        ("None", 100.0, None), ("50", 100.0, None), ("Full", 100.0, None)]
     assert result.per_image[1]["ground truth"] == "shop" and result.per_image[1]["50: choice"] == "shop"
     assert result.counts["evaluated"] == 4 and result.counts["filtered by protocol"] == 0
     assert result.counts["ground truth not in lexicon 50"] == 0
     beam = evaluate(spelled(WORDS), CHARSET, bench, get_protocol("ic03-860"), ["none"], decoder="beam", beam_width=5)
     assert beam.rows[0]["accuracy (%)"] == 100.0 and beam.per_image[3]["none: choice"] == "2002"
+
+
+def test_the_papers_number_stands_beside_the_whole_ic03_860_only():
+    ic03, alphanumeric = get_protocol("ic03-860"), get_protocol("alphanumeric")
+    assert reported_accuracy(get_config("grcnn").reported, ic03, "50", 860) == 98.8
+    assert reported_accuracy(get_config("crnn_vgg").reported, ic03, "none", 860) == 89.4
+    assert reported_accuracy(get_config("rcnn").reported, ic03, "full", 860) is None  # RCNN reported no IC03 number
+    assert reported_accuracy(get_config("grcnn").reported, ic03, "50", 100) is None  # a subset (--limit 100)
+    assert reported_accuracy(get_config("grcnn").reported, alphanumeric, "none", 860) is None
 
 
 @pytest.mark.parametrize("method", ["edit", "trie", "exhaustive"])
@@ -183,8 +194,12 @@ def test_ic03_lexicon_choices_ignore_word_order_and_constant_outputs_score_near_
     # words are 17% of IC03, hence a little above 2%)
     empty = torch.full((len(bench.samples), 26, 37), -10.0)
     empty[..., 0] = 0.0
-    result = evaluate(empty.log_softmax(-1), CHARSET, bench, protocol, ["50", "full"])
+    result = evaluate(empty.log_softmax(-1), CHARSET, bench, protocol, ["50", "full"],
+                      reported=get_config("grcnn").reported)
     assert result.rows[1]["accuracy (%)"] < 5.0 and result.rows[2]["accuracy (%)"] < 1.0
+    # all 860 images: the paper's numbers stand beside; the 200-image subset had none
+    assert [r["paper (%)"] for r in result.rows] == [91.2, 98.8, 97.8] and result.counts["evaluated"] == 860
+    assert evaluate(noisy, CHARSET, subset, protocol, ["50"], reported=get_config("grcnn").reported).rows[1]["paper (%)"] is None
     uniform = evaluate(torch.zeros(len(bench.samples), 26, 37).log_softmax(-1), CHARSET, bench, protocol, ["50"])
     assert uniform.rows[1]["accuracy (%)"] < 5.0
 

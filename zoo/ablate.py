@@ -143,35 +143,28 @@ def model_costs(study: Study, model: str, train_batch: int, bf16: bool) -> dict:
     config = net.config
     infer = interleaved_medians({"m": inference_call(net.eval(), images(study.speed_batch, in_chans=config.in_chans))}, 3)
     # timed as `zoo train` runs: channels_last, bf16 autocast when the recipe says so
-    step = TrainingStep(net.to(memory_format=torch.channels_last),
-                        images(train_batch, in_chans=config.in_chans).contiguous(memory_format=torch.channels_last),
-                        net.num_classes, bf16=bf16)
+    step = TrainingStep(net, images(train_batch, in_chans=config.in_chans), net.num_classes, bf16=bf16,
+                        channels_last=True)
     trained = interleaved_medians({"m": step}, 3)
     return {"params (M)": round(count_parameters(net) / 1e6, 2), "GFLOPs": round(gflops(net), 2),
             "train img/s": round(train_batch / trained["m"], 1),
             "infer img/s": round(study.speed_batch / infer["m"], 1)}
 
 
-def paper_number(model: str, spec: BenchmarkSpec, setting: str) -> float | None:
-    """The paper's reported accuracy for this benchmark and lexicon setting: only for a whole benchmark
-    evaluated under a protocol the papers report (not a subset or a rendered set)."""
+def accuracy_tables(study: Study, evals: dict, costs: dict) -> dict[str, list[dict]]:
     from zoo.evaluate import get_protocol, reported_accuracy
     from zoo.registry import get_config
 
-    if spec.limit or spec.synth:
-        return None
-    return reported_accuracy(get_config(model).reported, get_protocol(spec.protocol), setting)
-
-
-def accuracy_tables(study: Study, evals: dict, costs: dict) -> dict[str, list[dict]]:
     tables = {}
     for spec in study.benchmarks:
         key = benchmark_key(spec)
         for setting in spec.lexicons:
             rows = []
             for model in study.models:
-                accs = [100 * float(np.mean(evals[model][s]["benchmarks"][key]["correct"][setting])) for s in study.seeds]
-                reported = paper_number(model, spec, setting)
+                correct = [evals[model][s]["benchmarks"][key]["correct"][setting] for s in study.seeds]
+                accs = [100 * float(np.mean(c)) for c in correct]
+                reported = reported_accuracy(get_config(model).reported, get_protocol(spec.protocol), setting,
+                                             len(correct[0]))
                 rows.append({"model": model, "accuracy % (mean)": round(statistics.mean(accs), 2),
                              "std": round(statistics.stdev(accs), 2) if len(accs) > 1 else 0.0,
                              "per seed": " ".join(f"{a:.1f}" for a in accs), "paper": reported, **costs[model]})

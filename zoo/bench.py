@@ -67,15 +67,21 @@ def inference_call(model: Callable[[torch.Tensor], torch.Tensor], batch: torch.T
 class TrainingStep:
     """One optimiser step on a fixed synthetic batch: forward, CTC loss, backward, Adadelta step
     (the optimiser of the CRNN and GRCNN papers). Labels: 5 random non-blank classes per image.
-    ``bf16``: the forward under bf16 autocast and the CTC loss in fp32, as ``train.bf16`` trains."""
+    ``bf16``: the forward under bf16 autocast and the CTC loss in fp32, as ``train.bf16`` trains.
+    ``channels_last``: weights and batch in the layout oneDNN's convolutions prefer, as `zoo train`
+    keeps them (the model is converted in place). Both set: exactly the trainer's step."""
     model: nn.Module
     batch: torch.Tensor
     num_classes: int
     label_length: int = 5
     seed: int = 0
     bf16: bool = False
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+            self.batch = self.batch.contiguous(memory_format=torch.channels_last)
         generator = torch.Generator().manual_seed(self.seed)
         n = self.batch.shape[0]
         self.targets = torch.randint(1, self.num_classes, (n, self.label_length), generator=generator)
@@ -165,16 +171,11 @@ def training_paths(model: nn.Module, batch: torch.Tensor, reference=None) -> dic
     steps = {}
     if reference is not None and model.config.name in reference.BUILDERS:
         steps["reference"] = TrainingStep(reference.from_zoo(model), batch, model.num_classes)
-    steps["zoo"] = TrainingStep(copy.deepcopy(model), batch, model.num_classes)
-    # the same model with weights and activations channels_last (the layout oneDNN prefers)
-    steps["zoo channels_last"] = TrainingStep(copy.deepcopy(model).to(memory_format=torch.channels_last),
-                                              batch.contiguous(memory_format=torch.channels_last), model.num_classes)
     # bf16 autocast (train.bf16): other numbers (~1% on the loss), 2-3x the speed on AMX/AVX512-BF16 CPUs
-    steps["zoo bf16"] = TrainingStep(copy.deepcopy(model), batch, model.num_classes, bf16=True)
-    # what `zoo train` runs with train.bf16: both
-    steps["zoo bf16 channels_last"] = TrainingStep(copy.deepcopy(model).to(memory_format=torch.channels_last),
-                                                   batch.contiguous(memory_format=torch.channels_last),
-                                                   model.num_classes, bf16=True)
+    for name, bf16, channels_last in [("zoo", False, False), ("zoo channels_last", False, True),
+                                      ("zoo bf16", True, False), ("zoo bf16 channels_last", True, True)]:
+        steps[name] = TrainingStep(copy.deepcopy(model), batch, model.num_classes, bf16=bf16,
+                                   channels_last=channels_last)
     return steps
 
 

@@ -38,13 +38,14 @@ class Protocol:
     ``case_sensitive`` False folds both sides to lower case; ``alphabet`` (if set) excludes every
     image whose label has another character and drops such characters from predictions;
     ``min_length`` excludes shorter labels. ``reported_key`` is the key of ``ModelConfig.reported``
-    holding the papers' numbers for this protocol.
+    holding the papers' numbers for this protocol, measured on ``reported_images`` images.
     """
     name: str
     case_sensitive: bool
     alphabet: str | None
     min_length: int
     reported_key: str = ""
+    reported_images: int = 0
     description: str = ""
 
     @property
@@ -70,12 +71,12 @@ class Protocol:
 
 
 PROTOCOLS = {p.name: p for p in (
-    Protocol("ic03-860", False, ALPHANUMERIC, 3, "IC03-860",
+    Protocol("ic03-860", False, ALPHANUMERIC, 3, "IC03-860", 860,
              "IC03 test words with only alphanumeric characters and at least 3 characters, compared "
              "case-insensitively (CRNN and GRCNN)"),
-    Protocol("alphanumeric", False, ALPHANUMERIC, 1, "",
+    Protocol("alphanumeric", False, ALPHANUMERIC, 1, "", 0,
              "alphanumeric labels, compared case-insensitively (IIIT5K, SVT, IC13 as usually reported)"),
-    Protocol("exact", True, None, 1, "", "every label, compared character for character"),
+    Protocol("exact", True, None, 1, "", 0, "every label, compared character for character"),
 )}
 
 
@@ -469,14 +470,18 @@ def _check_emittable(words: Sequence[str], charset: str, what: str) -> None:
                          f"{bad[:3]} (charset {charset!r})")
 
 
-def reported_accuracy(reported: dict, protocol: Protocol, setting: str) -> float | None:
-    """A paper's number (``ModelConfig.reported``) for this protocol and lexicon setting, if any."""
+def reported_accuracy(reported: dict, protocol: Protocol, setting: str, evaluated: int) -> float | None:
+    """A paper's number (``ModelConfig.reported``) for this protocol and lexicon setting, if any, and
+    only when ``evaluated`` is the papers' whole test set: never beside a subset (``--limit``) or
+    another set (a rendered one) that the protocol's filter was merely applied to."""
+    if not protocol.reported_key or evaluated != protocol.reported_images:
+        return None
     return reported.get(protocol.reported_key, {}).get(SETTING_TITLES.get(setting, setting))
 
 
 def _summary_row(setting: str, predictions: Sequence[str], truths: Sequence[str], protocol: Protocol,
                  reported: dict, evaluated: int) -> dict:
     title = SETTING_TITLES.get(setting, setting)
-    paper = reported_accuracy(reported, protocol, setting)
+    paper = reported_accuracy(reported, protocol, setting, evaluated)
     return {"lexicon": title, "accuracy (%)": round(word_accuracy(predictions, truths), 2),
             "paper (%)": paper, "1-NED": round(one_minus_ned(predictions, truths), 4), "images": evaluated}
