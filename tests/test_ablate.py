@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from zoo.ablate import BenchmarkSpec, image_folder, load_study, paired_bootstrap, run_study
+from zoo.ablate import BenchmarkSpec, image_folder, load_study, paired_bootstrap, run_study, with_verdicts
 from zoo.train.recipe import RecipeError
 
 
@@ -39,6 +39,18 @@ def test_a_study_needs_models_and_existing_benchmarks(tmp_path):
         load_study(tmp_path / "s.yaml")
 
 
+def test_verdicts_hold_the_tables_family_wise_error_with_holm():
+    """p 0.001, 0.02, 0.03, 0.5 over 4 pairs: Holm's thresholds 0.0125, 0.0167, 0.025, 0.05 stop at the
+    second, so one difference is real (p < 0.05 alone would have called three)."""
+    rows = [{"A": "a", "B": "b", "difference (pts)": d, "p": p}
+            for d, p in [(-2.0, 0.02), (3.0, 0.001), (1.0, 0.5), (2.5, 0.03)]]
+    assert [r["verdict"] for r in with_verdicts(rows, 0.05)] == [
+        "no real difference", "a better", "no real difference", "no real difference"]
+    rows[1]["difference (pts)"] = -3.0
+    assert with_verdicts(rows, 0.05)[1]["verdict"] == "b better"
+    assert [r["verdict"] for r in with_verdicts(rows, 0.1)] == ["b better", "b better", "no real difference", "a better"]
+
+
 def test_tiny_study_end_to_end_and_resumable(tmp_path, tiny_recipe, ic03_dir, capsys):
     study_file = tmp_path / "study.yaml"
     study_file.write_text(f"""
@@ -65,10 +77,13 @@ out: {tmp_path / 'study'}
     # the paper's numbers are for all 860 images: none beside a 6-image subset or a rendered set
     assert rows[1]["paper"] is None and data["accuracy"]["held-out.lmdb full"][1]["paper"] is None
     pair = data["significance"]["ic03[:6] none"][0]
-    assert (pair["A"], pair["B"]) == ("crnn_vgg", "grcnn") and 0 <= pair["p"] <= 1
+    assert (pair["A"], pair["B"]) == ("crnn_vgg", "grcnn") and 0 <= pair["p"] <= 1 and "verdict" in pair
+    first = data["summary"][0]  # one row per model: "mean ± std" of every setting, then the costs
+    assert first["model"] == "crnn_vgg" and first["params (M)"] == rows[0]["params (M)"]
+    assert first["ic03[:6] 50"] == f"{rows[0]['accuracy % (mean)']:.2f} ± {rows[0]['std']:.2f}"
     assert data["meta"]["seeds"] == [0, 1] and data["meta"]["iterations"] == 2 and "commit" in data["meta"]
     for name in ["report.md", "report.html", "curves.png", "cost_ic03[:6]_none.png", "receptive_fields/report.html",
-                 "tables/accuracy_ic03[:6]_50.csv", "tables/significance_ic03[:6]_50.md"]:
+                 "tables/accuracy_ic03[:6]_50.csv", "tables/significance_ic03[:6]_50.md", "tables/summary.csv"]:
         assert (out / name).is_file(), name
     assert "| grcnn |" in report.read_text()
     evaluated = {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")}

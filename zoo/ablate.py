@@ -42,6 +42,7 @@ class Study:
     benchmarks: list = field(default_factory=lambda: [{}])
     speed_batch: int = 64               # inference batch for the speed columns (training: the recipe's)
     bootstrap: int = 10_000             # paired bootstrap resamples for the significance table
+    alpha: float = 0.05                 # family-wise error rate of each significance table (Holm)
     out: str = "runs/ablations/study"
     skipped_benchmarks: list = field(default_factory=list)  # filled by load_study: optional ones absent
 
@@ -179,10 +180,33 @@ def significance_tables(study: Study, evals: dict) -> dict[str, list[dict]]:
         for setting in spec.lexicons:
             def correct(model):
                 return np.array([evals[model][s]["benchmarks"][key]["correct"][setting] for s in study.seeds], float)
-            tables[f"{key} {setting}"] = [
-                {"A": a, "B": b, **paired_bootstrap(correct(a), correct(b), study.bootstrap)}
-                for a, b in itertools.combinations(study.models, 2)]
+            rows = [{"A": a, "B": b, **paired_bootstrap(correct(a), correct(b), study.bootstrap)}
+                    for a, b in itertools.combinations(study.models, 2)]
+            tables[f"{key} {setting}"] = with_verdicts(rows, study.alpha)
     return tables
+
+
+def with_verdicts(rows: list[dict], alpha: float) -> list[dict]:
+    """Add which model of each pair is better, or that the data cannot tell, keeping the chance of any
+    false "better" in the table at ``alpha``: Holm's step-down over the table's p-values (every pair
+    of k models is tested at once, so p < alpha alone would find a difference somewhere too often)."""
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["p"])
+    real = set()
+    for rank, i in enumerate(order):
+        if rows[i]["p"] > alpha / (len(rows) - rank):
+            break
+        real.add(i)
+    return [{**row, "verdict": (f"{row['A'] if row['difference (pts)'] > 0 else row['B']} better" if i in real
+                                else "no real difference")} for i, row in enumerate(rows)]
+
+
+def summary_table(accuracy: dict[str, list[dict]]) -> list[dict]:
+    """One row per model: mean +- std over seeds in every benchmark setting, then the costs."""
+    tables = list(accuracy.values())
+    costs = ["params (M)", "GFLOPs", "train img/s", "infer img/s"]
+    return [{"model": rows[0]["model"],
+             **{name: f"{r['accuracy % (mean)']:.2f} ± {r['std']:.2f}" for name, r in zip(accuracy, rows)},
+             **{c: rows[0][c] for c in costs}} for rows in zip(*tables)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -358,14 +382,19 @@ def write_report(study: Study, source: str, out: Path, recipe, run_dirs: dict, e
     receptive_field_grid(study, run_dirs, out / "receptive_fields")
     meta = {"study": study.name, "source": source, "seeds": study.seeds, "recipe": study.recipe,
             "overrides": study.overrides, "train data": recipe.data.train, "iterations": recipe.train.iterations,
-            "batch": recipe.train.batch_size, "skipped benchmarks": study.skipped_benchmarks, **provenance()}
+            "batch": recipe.train.batch_size, "alpha": study.alpha, "skipped benchmarks": study.skipped_benchmarks,
+            **provenance()}
+    summary = summary_table(accuracy)
     for name, rows in accuracy.items():
         console.print(rich_table(rows, f"{study.name}: {name} word accuracy (%)"))
         write_table(rows, out / "tables", f"accuracy_{name.replace(' ', '_')}", name, meta=meta)
     for name, rows in significance.items():
         console.print(rich_table(rows, f"{name}: paired bootstrap over images (A - B)"))
         write_table(rows, out / "tables", f"significance_{name.replace(' ', '_')}", name, meta=meta)
-    report = {"meta": meta, "accuracy": accuracy, "significance": significance, "figures": figures,
+    console.print(rich_table(summary, f"{study.name}: word accuracy (%), mean ± std over {len(study.seeds)} seeds"))
+    write_table(summary, out / "tables", "summary", "summary", meta=meta)
+    report = {"meta": meta, "summary": summary, "accuracy": accuracy, "significance": significance,
+              "figures": figures,
               "receptive_fields": "receptive_fields/report.html", "runs": {f"{m}-s{s}": evals[m][s]["checkpoint"]
                                                                             for m, s in run_dirs}}
     to_json(report, out / "report.json")
@@ -381,11 +410,13 @@ def markdown_report(report: dict) -> str:
              f"Every model trained with the identical recipe (`{meta['recipe']}`, overrides {meta['overrides']}), "
              f"{meta['iterations']} iterations at batch {meta['batch']} on `{meta['train data']}`, seeds "
              f"{meta['seeds']}. Accuracy: mean and standard deviation over seeds; `paper`: the paper's reported "
-             f"number (trained on millions of MJSynth images for 300k iterations, not comparable in scale).", ""]
+             f"number (trained on millions of MJSynth images for 300k iterations, not comparable in scale).", "",
+             "## Summary", "", "Word accuracy (%), mean ± std over seeds, per benchmark and lexicon setting:", "",
+             markdown_table(report["summary"]), ""]
     for name, rows in report["accuracy"].items():
         lines += [f"## {name}", "", markdown_table(rows), f"![cost]({report['figures'][f'cost {name}']})", ""]
-        lines += ["Paired bootstrap over images (A - B, points; p two-sided):", "",
-                  markdown_table(report["significance"][name]), ""]
+        lines += [f"Paired bootstrap over images (A - B, points; p two-sided; verdict: Holm-corrected at "
+                  f"{meta['alpha']} over the table's pairs):", "", markdown_table(report["significance"][name]), ""]
     lines += ["## Training curves", "", f"![curves]({report['figures']['curves']})", "",
               "## Receptive fields of the trained models", "", f"[report]({report['receptive_fields']})", "",
               "## Provenance", ""] + [f"- {k}: {v}" for k, v in meta.items()]
@@ -395,11 +426,13 @@ def markdown_report(report: dict) -> str:
 def html_report(report: dict) -> str:
     import html
 
-    parts = [f"<h1>Ablation: {html.escape(report['meta']['study'])}</h1>"]
+    parts = [f"<h1>Ablation: {html.escape(report['meta']['study'])}</h1>", "<h2>Summary</h2>",
+             "<p>Word accuracy (%), mean ± std over seeds</p>", html_table(report["summary"])]
     for name, rows in report["accuracy"].items():
         parts += [f"<h2>{html.escape(name)}</h2>", html_table(rows),
                   f"<img src='{report['figures'][f'cost {name}']}' style='max-width:100%'>",
-                  "<p>Paired bootstrap over images (A - B, points)</p>", html_table(report["significance"][name])]
+                  f"<p>Paired bootstrap over images (A - B, points; verdict Holm-corrected at "
+                  f"{report['meta']['alpha']})</p>", html_table(report["significance"][name])]
     parts += ["<h2>Training curves</h2>", f"<img src='{report['figures']['curves']}' style='max-width:100%'>",
               f"<h2>Receptive fields</h2><p><a href='{report['receptive_fields']}'>trained models' report</a></p>",
               "<h2>Provenance</h2>", html_table([report["meta"]])]
