@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from zoo.ablate import BenchmarkSpec, image_folder, load_study, paired_bootstrap, run_study, with_verdicts
+from zoo.ablate import image_folder, load_study, paired_bootstrap, run_study, with_verdicts
 from zoo.train.recipe import RecipeError
 
 
