@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import zoo
+from zoo.checkpoint import load_model
 from zoo.models.recognizer import Backbone, Recognizer
 from zoo.registry import ALPHANUMERIC_36
 
@@ -10,6 +11,19 @@ def test_list_models_with_pattern():
     assert zoo.list_models("*rcnn*") == ["grcnn", "grcnn_small", "rcnn"]
     assert zoo.list_models("crnn*") == ["crnn_vgg"]
     assert zoo.list_models("nothing*") == []
+
+
+def test_pretrained_is_the_shipped_model_with_its_trained_options():
+    assert {"grcnn", "crnn_vgg"} <= set(zoo.list_models(pretrained=True)) <= set(zoo.list_models())
+    assert zoo.list_models("crnn*", pretrained=True) == ["crnn_vgg"]
+    model = zoo.create_model("grcnn", pretrained=True)
+    assert not model.training and model.config.hidden_size == 256  # as trained, not the release's 512
+    shipped = load_model("grcnn").state_dict()
+    assert all(torch.equal(v, shipped[k]) for k, v in model.state_dict().items())
+    with pytest.raises(TypeError, match="options are fixed.*--init-from grcnn"):
+        zoo.create_model("grcnn", pretrained=True, iterations=3)
+    with pytest.raises(FileNotFoundError, match="no shipped weights for 'grcnn_small'; shipped: "):
+        zoo.create_model("grcnn_small", pretrained=True)
 
 
 def test_unknown_model_names_close_matches():

@@ -53,8 +53,7 @@ def save_weights(path: str | Path, model, dtype: torch.dtype = torch.float16, me
 
 def shipped_models() -> list[str]:
     """Registered names with weights in registry/, GRCNN (the zoo's namesake) first."""
-    names = [n for n in list_models() if (REGISTRY_DIR / f"{n}.safetensors").is_file()]
-    return sorted(names, key=lambda n: n != "grcnn")
+    return sorted(list_models(pretrained=True), key=lambda n: n != "grcnn")
 
 
 def load_model(spec: str | Path, map_location: str = "cpu"):

@@ -86,10 +86,28 @@ def _ensure_models_imported() -> None:
     import zoo.models  # noqa: F401  (registers the built-in models)
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a shell-style ``pattern`` (e.g. ``"*rcnn*"``), sorted."""
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Registered model names matching a shell-style ``pattern`` (e.g. ``"*rcnn*"``), sorted;
+    ``pretrained``: only those with shipped weights in registry/."""
+    from zoo.checkpoint import REGISTRY_DIR
+
     _ensure_models_imported()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)
+                  and (not pretrained or (REGISTRY_DIR / f"{n}.safetensors").is_file()))
+
+
+def _shipped(name: str, num_classes: int | None, overrides: dict):
+    """The shipped weights of ``name``; they fix the architecture, so options cannot change it."""
+    from zoo.checkpoint import load_model
+
+    _entry(name)  # an unknown name fails with the registry's message
+    if name not in list_models(pretrained=True):
+        raise FileNotFoundError(f"no shipped weights for {name!r}; shipped: {', '.join(list_models(pretrained=True))}")
+    if num_classes is not None or overrides:
+        raise TypeError(f"pretrained {name!r} is the shipped model (registry/{name}.yaml) and its options are fixed; "
+                        f"for other options or another charset start from its weights: "
+                        f"zoo train RECIPE --init-from {name}")
+    return load_model(name)
 
 
 def _entry(name: str) -> _Entry:
@@ -112,12 +130,13 @@ def _head_options(config: ModelConfig) -> dict[str, Any]:
     return {k: getattr(config, k) for k in HEAD_OPTIONS}
 
 
-def create_model(name: str, num_classes: int | None = None, **overrides: Any):
+def create_model(name: str, num_classes: int | None = None, pretrained: bool = False, **overrides: Any):
     """Build the registered model ``name``: its backbone, composed with the shared head.
 
     ``num_classes`` defaults to the charset size + 1 (blank). ``overrides`` are the model's options
     (see ``get_config(name).options``), e.g. ``iterations=3, share_weights=True, hidden_size=256,
-    head="linear", in_chans=3``.
+    head="linear", in_chans=3``. ``pretrained``: the weights shipped in registry/ (``list_models(
+    pretrained=True)``), in eval mode, with the options they were trained with.
 
     >>> model = create_model("grcnn", num_classes=37)       # the released GRCNN
     >>> model(torch.zeros(2, 1, 32, 100)).shape             # (batch, frames, classes)
@@ -125,6 +144,8 @@ def create_model(name: str, num_classes: int | None = None, **overrides: Any):
     """
     from zoo.models.recognizer import Recognizer
 
+    if pretrained:
+        return _shipped(name, num_classes, overrides)
     entry = _entry(name)
     config = entry.config
     backbone_defaults = entry.backbone_options()

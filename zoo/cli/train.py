@@ -8,6 +8,7 @@ EXAMPLES = """examples:
   zoo train recipes/cpu/grcnn.yaml --set train.iterations=500 --set out=runs/try
   zoo train recipes/cpu/grcnn.yaml --resume                 # continue exactly where it stopped
   zoo train recipes/cpu/crnn_vgg.yaml --init-from runs/x/best.pt --set data.charset=alnum62
+  zoo train recipes/cpu/grcnn.yaml --init-from grcnn --set data.train=my.lmdb   # fine-tune the shipped GRCNN
   torchrun --nproc_per_node 2 -m zoo train recipes/papers/grcnn.yaml   # DDP (docs/training.md)"""
 
 
@@ -25,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="override a recipe value (YAML syntax), repeatable: --set train.lr=0.5")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue OUT/last.pt exactly (same data order)")
-    start.add_argument("--init-from", metavar="CKPT", help="start from these weights only (new optimiser, step 0)")
+    start.add_argument("--init-from", metavar="CKPT", help="start from these weights only (new optimiser, step 0): "
+                       "a checkpoint, a .safetensors file or a shipped model's name (e.g. grcnn)")
     p.set_defaults(func=run)
 
 

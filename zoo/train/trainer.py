@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from zoo import __version__
-from zoo.checkpoint import save_checkpoint
+from zoo.checkpoint import load_model, save_checkpoint
 from zoo.data.charset import Charset
 from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
 from zoo.data.transforms import Preprocess
@@ -89,20 +89,24 @@ def build_model(recipe: Recipe, charset: Charset, init_from: str | None = None):
     return model
 
 
-def load_initial_weights(model, path: str) -> None:
-    """Weights only (no optimiser, no step); the classifier is re-initialised when its charset differs."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    state = ckpt["state_dict"]
-    own = model.state_dict()
-    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-    if ckpt["model_spec"]["config"]["charset"] != model.config.charset or mismatched:
-        console.print(f"[yellow]--init-from {path}: its charset differs from the recipe's; the classifier "
-                      f"({', '.join(mismatched) or 'last layer'}) is re-initialised[/]")
-        state = {k: v for k, v in state.items() if k not in mismatched}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - set(mismatched):
-        raise ValueError(f"--init-from {path}: a different architecture (missing {missing[:5]}, unexpected "
-                         f"{unexpected[:5]}); it must be a checkpoint of {model.config.name}")
+def load_initial_weights(model, spec: str) -> None:
+    """Weights only (no optimiser, no step) from a checkpoint, a .safetensors file or a shipped model's
+    name (``load_model`` reads all three). When the charset differs the classifier (the last Linear)
+    is re-initialised; any other difference is a different architecture, an error."""
+    source = load_model(spec)
+    state, own = source.state_dict(), model.state_dict()
+    if source.config.charset != model.config.charset:
+        classifier = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1] + "."
+        state = {k: v for k, v in state.items() if not k.startswith(classifier)}
+        own = {k: v for k, v in own.items() if not k.startswith(classifier)}
+        console.print(f"[yellow]--init-from {spec}: its charset differs from the recipe's; the classifier "
+                      f"({classifier[:-1]}) is re-initialised[/]")
+    differ = sorted(set(state) ^ set(own)) + [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if differ:
+        raise ValueError(f"--init-from {spec}: a different architecture ({source.config.name} with "
+                         f"{source.config.options}; differs in {', '.join(differ[:3])}); it must be a "
+                         f"{model.config.name} with the recipe's model options {model.config.options}")
+    model.load_state_dict(state, strict=False)
 
 
 def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
