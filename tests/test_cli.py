@@ -11,6 +11,8 @@ def test_zoo_models_writes_all_formats(tmp_path, capsys):
     assert set(rows) == {"grcnn", "grcnn_small", "rcnn"}
     assert rows["grcnn"]["RF (px)"] == 138 and rows["grcnn"]["frames/100px"] == 26
     assert rows["grcnn"]["params (M)"] == 14.26 and rows["grcnn"]["IC03 None"] == 91.2
+    assert rows["grcnn"]["shipped IC03 None / 50 / Full"] == "69.30 / 95.47 / 92.79"  # registry/grcnn.yaml
+    assert rows["grcnn_small"]["shipped IC03 None / 50 / Full"] is None  # nothing shipped
     assert (tmp_path / "models.csv").read_text().splitlines()[0].startswith("model,paper,params (M)")
     assert "| grcnn | GRCNN, Wang & Hu 2017 | 14.26 |" in (tmp_path / "models.md").read_text()
 

@@ -56,6 +56,18 @@ def shipped_models() -> list[str]:
     return sorted(list_models(pretrained=True), key=lambda n: n != "grcnn")
 
 
+def shipped_accuracy(name: str) -> str | None:
+    """"None / 50 / Full" IC03-860 word accuracy of the shipped ``name`` as its card records it
+    (measured on the shipped file by `zoo ship`), or None when the zoo ships no weights for it."""
+    import yaml
+
+    card = REGISTRY_DIR / f"{name}.yaml"
+    if not card.is_file():
+        return None
+    accuracy = yaml.safe_load(card.read_text())["evaluation"]["word accuracy (%)"]
+    return " / ".join(f"{accuracy[k]:.2f}" for k in ("None", "50", "Full"))
+
+
 def load_model(spec: str | Path, map_location: str = "cpu"):
     """A model from a checkpoint (``.pt``), shipped weights (``.safetensors``) or a registry name.
 

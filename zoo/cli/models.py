@@ -12,8 +12,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
         description="List every registered model (or those matching PATTERN) at its paper's released "
                     "configuration: parameters, GFLOPs for one 100x32 image, output frames per 100 px, "
-                    "the theoretical receptive field (px of width) of one CNN output frame, and the "
-                    "paper's reported IC03-860 word accuracy (None / 50 / Full lexicon).",
+                    "the theoretical receptive field (px of width) of one CNN output frame, the "
+                    "paper's reported IC03-860 word accuracy (None / 50 / Full lexicon), and that of the "
+                    "weights the zoo ships (registry/, trained here on a CPU; create_model(name, "
+                    "pretrained=True) loads them).",
         epilog="examples:\n  zoo models\n  zoo models 'grcnn*' --out runs/models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. '*rcnn*'")
     p.add_argument("--out", metavar="DIR", help="also write models.md, models.csv and models.json here")

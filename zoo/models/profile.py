@@ -47,6 +47,7 @@ def gflops(model: nn.Module, height: int = 32, width: int = 100, in_chans: int =
 
 def summary(name: str) -> dict:
     """One row of ``zoo models``: the registered defaults of ``name``, measured."""
+    from zoo.checkpoint import shipped_accuracy
     from zoo.registry import create_model
 
     model = create_model(name)
@@ -61,4 +62,5 @@ def summary(name: str) -> dict:
         "RF (px)": model.backbone.receptive_field,
         "head": f"{cfg.head}-{cfg.hidden_size}" if cfg.head == "bilstm" else cfg.head,
         "IC03 None": ic03.get("None"), "IC03 50": ic03.get("50"), "IC03 Full": ic03.get("Full"),
+        "shipped IC03 None / 50 / Full": shipped_accuracy(name),
     }
