@@ -1,6 +1,7 @@
 import torch
 
 import zoo
+from zoo.models.layers import ChannelLRN
 from zoo.models.profile import gflops, lstm_flops
 
 
@@ -18,3 +19,10 @@ def test_crnn_gflops_by_hand():
     linear_macs = 26 * (512 * 256 + 512 * 37)
     expected = 2 * (conv_macs + lstm_macs + linear_macs) / 1e9
     assert abs(gflops(zoo.create_model("crnn_vgg")) - expected) < 1e-6
+
+
+def test_lrn_counts_its_window_not_the_dense_band_it_is_computed_with():
+    # a 1x1 conv to 16 channels on 4x5, then an LRN over 3 channels: 3 multiply-adds per element
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 1, bias=False), ChannelLRN(16, 3))
+    expected = 2 * (16 * 4 * 5 + 3 * 16 * 4 * 5) / 1e9
+    assert abs(gflops(model, height=4, width=5) - expected) < 1e-12

@@ -24,14 +24,24 @@ def lstm_flops(lstm: nn.LSTM, steps: int) -> int:
 @torch.no_grad()
 def gflops(model: nn.Module, height: int = 32, width: int = 100, in_chans: int = 1) -> float:
     """GFLOPs of one forward pass of one image (1 multiply-add = 2 FLOPs), counted by PyTorch's
-    FlopCounterMode over convolutions and matmuls, plus the LSTMs' gate matmuls."""
-    lstm_total = 0
+    FlopCounterMode over convolutions and matmuls, plus the LSTMs' gate matmuls, with each LRN
+    counted as the architecture defines it (a sum over ``size`` neighbouring channels)."""
+    from zoo.models.layers import ChannelLRN
+
+    adjust = 0
 
     def count_lstm(module: nn.LSTM, args: tuple, output: tuple) -> None:
-        nonlocal lstm_total
-        lstm_total += lstm_flops(module, args[0].shape[1 if module.batch_first else 0])
+        nonlocal adjust
+        adjust += lstm_flops(module, args[0].shape[1 if module.batch_first else 0])
+
+    def count_lrn(module: ChannelLRN, args: tuple, output: torch.Tensor) -> None:
+        # the counter saw a dense channels x channels 1x1 convolution (how ChannelLRN computes the
+        # window fast); the normalisation itself sums over ``size`` channels per element
+        nonlocal adjust
+        adjust -= 2 * args[0].numel() * (module.band.shape[0] - module.size)
 
     hooks = [m.register_forward_hook(count_lstm) for m in model.modules() if isinstance(m, nn.LSTM)]
+    hooks += [m.register_forward_hook(count_lrn) for m in model.modules() if isinstance(m, ChannelLRN)]
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)
@@ -42,7 +52,7 @@ def gflops(model: nn.Module, height: int = 32, width: int = 100, in_chans: int =
         model.train(was_training)
         for h in hooks:
             h.remove()
-    return (counter.get_total_flops() + lstm_total) / 1e9
+    return (counter.get_total_flops() + adjust) / 1e9
 
 
 def summary(name: str) -> dict:
