@@ -1,10 +1,14 @@
 import json
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from zoo.ablate import image_folder, load_study, paired_bootstrap, run_study, with_verdicts
+from zoo.ablate import image_folder, load_study, paired_bootstrap, run_study, stop_children, with_verdicts
 from zoo.train.recipe import RecipeError
+from zoo.train.trainer import Interrupted
 
 
 def test_paired_bootstrap_by_hand():
@@ -49,6 +53,13 @@ def test_verdicts_hold_the_tables_family_wise_error_with_holm():
     rows[1]["difference (pts)"] = -3.0
     assert with_verdicts(rows, 0.05)[1]["verdict"] == "b better"
     assert [r["verdict"] for r in with_verdicts(rows, 0.1)] == ["b better", "b better", "no real difference", "a better"]
+
+
+def test_stopping_a_study_stops_its_runs_and_names_them(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with pytest.raises(Interrupted, match=r"study stopped by SIGTERM: 1 running run\(s\) saved .*grcnn-s0.log"):
+        stop_children({child: tmp_path / "grcnn-s0.log"}, "SIGTERM")
+    assert child.returncode == -signal.SIGTERM
 
 
 def test_tiny_study_end_to_end_and_resumable(tmp_path, tiny_recipe, ic03_dir, capsys):

@@ -61,6 +61,27 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_losses(tiny_recipe, tmp_
     torch.testing.assert_close(losses(killed), losses(reference), rtol=1e-6, atol=0)
 
 
+def test_sigterm_saves_the_step_reached_and_says_how_to_resume(tiny_recipe, tmp_path):
+    """A preempted job (SIGTERM) stops after the current step and saves it: nothing is lost back to the
+    last periodic checkpoint (here never reached: every 1000 steps)."""
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", str(tiny_recipe), "--set", f"out={out}",
+                             "--set", "train.iterations=500", "--set", "train.checkpoint_every=1000",
+                             "--set", "train.val_every=1000"],
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not ((out / "log.jsonl").exists() and len(losses(out)) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    printed, _ = proc.communicate(timeout=120)
+    saved = torch.load(out / "last.pt", weights_only=False)["train"]["state"]["step"]
+    assert proc.returncode == 2 and 3 <= saved < 500
+    assert saved == len(losses(out))  # the step the log reached is the step saved
+    assert f"training stopped by SIGTERM at step {saved} of 500" in " ".join(printed.split())
+    assert "--resume" in printed
+
+
 def test_init_from_reinitialises_the_classifier_for_a_new_charset(tiny_recipe, tmp_path, capsys):
     train(load_recipe(tiny_recipe, ["train.iterations=2"]))
     source = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["state_dict"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import time
 from collections import Counter
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -179,6 +180,30 @@ def build_optimizer(recipe: Recipe, model):
 # The loop
 
 
+class Interrupted(RuntimeError):
+    """Training stopped by SIGTERM or SIGINT after saving the step it reached to last.pt."""
+
+
+@contextmanager
+def stop_requests():
+    """SIGTERM (a preempted or timed-out job) and SIGINT (Ctrl-C) ask the loop to stop after the
+    current step, so the step reached is saved rather than lost back to the last checkpoint.
+    A second signal stops at once."""
+    received: list[str] = []
+
+    def request(signum, frame):
+        if received:
+            raise KeyboardInterrupt
+        received.append(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, request) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 class Trainer:
     def __init__(self, recipe: Recipe, resume: bool = False, init_from: str | None = None):
         if resume and init_from:
@@ -334,7 +359,7 @@ class Trainer:
         batches = self._batches()
         images_since, since = 0, time.perf_counter()
         bar = progress() if self.d.main else None
-        with bar or nullcontext():
+        with bar or nullcontext(), stop_requests() as received:
             task = bar.add_task("train", total=t.iterations, completed=self.state.step, unit="step") if bar else None
             while self.state.step < t.iterations:
                 batch = next(batches)
@@ -346,15 +371,31 @@ class Trainer:
                 loss = self._step(batch)
                 self.state.step += 1
                 images_since += len(batch) * self.d.world
-                if not self.d.main:
-                    continue
-                rate = images_since / max(time.perf_counter() - since, 1e-9)
-                shown = f"{loss:.3f}" if loss is not None else "skipped (non-finite)"
-                bar.update(task, advance=1, description=f"train loss {shown} | {rate:.0f} img/s")
-                self._periodic(loss, rate)
-                if self.state.step % t.log_every == 0:
-                    images_since, since = 0, time.perf_counter()
+                if self.d.main:
+                    rate = images_since / max(time.perf_counter() - since, 1e-9)
+                    shown = f"{loss:.3f}" if loss is not None else "skipped (non-finite)"
+                    bar.update(task, advance=1, description=f"train loss {shown} | {rate:.0f} img/s")
+                    self._periodic(loss, rate)
+                    if self.state.step % t.log_every == 0:
+                        images_since, since = 0, time.perf_counter()
+                if self._stop_agreed(received):
+                    self._stop(received)
         return self._finish()
+
+    def _stop_agreed(self, received: list[str]) -> bool:
+        """Whether any process was asked to stop: all of them stop after the same step."""
+        flag = torch.tensor(float(bool(received)))
+        if self.d.world > 1:
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag)
+
+    def _stop(self, received: list[str]) -> None:
+        s = self.state
+        if self.d.main:
+            self._checkpoint("last.pt")
+        raise Interrupted(f"training stopped by {received[0] if received else 'another process'} at step "
+                          f"{s.step} of {self.recipe.train.iterations}; {self.out / 'last.pt'} holds that step: "
+                          f"`zoo train RECIPE --resume` continues it (in a study, run `zoo ablate STUDY` again)")
 
     def _periodic(self, loss: float | None, images_per_s: float) -> None:
         t, s = self.recipe.train, self.state
