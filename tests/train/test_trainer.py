@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -80,6 +81,14 @@ def test_sigterm_saves_the_step_reached_and_says_how_to_resume(tiny_recipe, tmp_
     assert saved == len(losses(out))  # the step the log reached is the step saved
     assert f"training stopped by SIGTERM at step {saved} of 500" in " ".join(printed.split())
     assert "--resume" in printed
+
+
+def test_training_runs_off_the_main_thread_where_no_signal_handler_can_be_installed(tiny_recipe):
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(train(load_recipe(tiny_recipe, ["train.iterations=2"]))))
+    thread.start()
+    thread.join()
+    assert result["steps"] == 2
 
 
 def test_init_from_reinitialises_the_classifier_for_a_new_charset(tiny_recipe, tmp_path, capsys):

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import threading
 import time
 from collections import Counter
 from contextlib import contextmanager, nullcontext
@@ -188,8 +189,12 @@ class Interrupted(RuntimeError):
 def stop_requests():
     """SIGTERM (a preempted or timed-out job) and SIGINT (Ctrl-C) ask the loop to stop after the
     current step, so the step reached is saved rather than lost back to the last checkpoint.
-    A second signal stops at once."""
+    A second signal stops at once. Off the main thread, where Python cannot install handlers, the
+    signals keep their usual effect."""
     received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
 
     def request(signum, frame):
         if received:
