@@ -78,8 +78,8 @@ def load_model(spec: str | Path, map_location: str = "cpu"):
     if not path.exists() and str(spec) in list_models():
         path = REGISTRY_DIR / f"{spec}.safetensors"
         if not path.exists():
-            raise FileNotFoundError(f"no shipped weights for {spec!r} ({path} is absent); pass a checkpoint "
-                                    f"path, or train one with `zoo train`")
+            raise FileNotFoundError(f"no shipped weights for {spec!r}; shipped: {', '.join(shipped_models())} "
+                                    f"({path} is absent); pass a checkpoint path, or train one with `zoo train`")
     if not path.exists():
         raise FileNotFoundError(f"{spec}: neither a file nor a registered model name (`zoo models` lists them)")
     if path.suffix == ".safetensors":
