@@ -2,6 +2,7 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,6 +104,37 @@ out: {tmp_path / 'study'}
     run_study(load_study(study_file))  # finished runs are not redone
     assert "seed 0" not in capsys.readouterr().out
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")} == evaluated
+    assert json.loads((out / "report.json").read_text())["receptive_fields"]["seed"] == 0
+
+
+def test_the_receptive_field_grid_takes_the_first_seed_whose_checkpoints_are_all_on_disk(tmp_path, tiny_recipe, ic03_dir):
+    """Studies commit each run's record, not its checkpoints: a report written on a fresh checkout draws the
+    fields of the seed it still has every model of, or says that it has none."""
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(f"""
+recipe: {tiny_recipe}
+models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{iterations: 1, hidden_size: 16}}}}
+seeds: [0, 1]
+overrides: [train.iterations=1, train.val_every=1, train.checkpoint_every=1]
+benchmarks: [{{path: {ic03_dir}, lexicons: [none], limit: 2}}]
+speed_batch: 2
+bootstrap: 100
+out: {tmp_path / 'study'}
+""")
+    out = tmp_path / "study"
+    run_study(load_study(study_file))
+    for checkpoint in out.glob("runs/grcnn-s0/*.pt"):
+        checkpoint.unlink()
+    run_study(load_study(study_file))
+    report = json.loads((out / "report.json").read_text())
+    assert report["receptive_fields"] == {"seed": 1, "report": "receptive_fields/report.html"}
+    drawn = json.loads((out / "receptive_fields" / "report.json").read_text())["models"].values()
+    assert sorted(Path(m["weights"]).parent.name for m in drawn) == ["crnn_vgg-s1", "grcnn-s1"]
+    for checkpoint in out.glob("runs/crnn_vgg-s1/*.pt"):
+        checkpoint.unlink()
+    run_study(load_study(study_file))
+    assert json.loads((out / "report.json").read_text())["receptive_fields"] == {"seed": None, "report": None}
+    assert "Not drawn: no seed had a checkpoint of every model" in (out / "report.md").read_text()
 
 
 def test_a_failing_child_run_is_named_with_its_log_and_finished_runs_are_kept(tmp_path, tiny_recipe, ic03_dir):

@@ -101,7 +101,9 @@ def evaluate_run(study: Study, run_dir: Path) -> dict:
     from zoo.checkpoint import load_model
     from zoo.evaluate import evaluate_model
 
-    checkpoint = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "last.pt"
+    checkpoint = trained_checkpoint(run_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(f"{run_dir} holds no best.pt or last.pt to evaluate: train the run first")
     model = load_model(checkpoint)
     results = {"checkpoint": str(checkpoint), "benchmarks": {}}
     for spec in study.benchmarks:
@@ -262,15 +264,29 @@ def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path:
     return path
 
 
-def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> dict:
-    """The receptive-field report of the first seed's trained models on four benchmark images."""
+def trained_checkpoint(run_dir: Path) -> Path | None:
+    """The run's best checkpoint, else its last, else None (a finished run's record may be all that is
+    left of it: studies commit eval.json and log.jsonl, not checkpoints)."""
+    return next((c for c in (run_dir / "best.pt", run_dir / "last.pt") if c.is_file()), None)
+
+
+def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> int | None:
+    """The receptive-field report of one seed's trained models on four benchmark images: the first seed
+    whose every model still has a checkpoint on disk. Returns that seed, or None (said, not skipped
+    silently) when no seed has them all."""
     from zoo.viz import build_report
     from zoo.viz.inputs import find_images, load_subjects
 
-    checkpoints = [str(run_dirs[m, study.seeds[0]] / "best.pt") for m in study.models]
-    checkpoints = [c if Path(c).is_file() else c.replace("best.pt", "last.pt") for c in checkpoints]
-    images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
-    return build_report(load_subjects([], checkpoints), images, out, "gradient", iterations=(), max_frames=8)
+    for seed in study.seeds:
+        checkpoints = [trained_checkpoint(run_dirs[m, seed]) for m in study.models]
+        if all(checkpoints):
+            images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
+            build_report(load_subjects([], [str(c) for c in checkpoints]), images, out, "gradient",
+                         iterations=(), max_frames=8)
+            return seed
+    console.print("[yellow]no receptive-field grid: no seed has a checkpoint of every model on disk "
+                  "(runs/*/best.pt); delete one seed's eval.json files to train that seed again[/]")
+    return None
 
 
 def image_folder(benchmark: str, scratch: Path, count: int) -> Path:
@@ -400,7 +416,7 @@ def write_report(study: Study, source: str, out: Path, recipe, run_dirs: dict, e
     figures = {"curves": curves_figure(study, run_dirs, out / "curves.png").name}
     for name, rows in accuracy.items():
         figures[f"cost {name}"] = cost_figure(rows, name, out / f"cost_{name.replace(' ', '_')}.png").name
-    receptive_field_grid(study, run_dirs, out / "receptive_fields")
+    field_seed = receptive_field_grid(study, run_dirs, out / "receptive_fields")
     meta = {"study": study.name, "source": source, "seeds": study.seeds, "recipe": study.recipe,
             "overrides": study.overrides, "train data": recipe.data.train, "iterations": recipe.train.iterations,
             "batch": recipe.train.batch_size, "alpha": study.alpha, "skipped benchmarks": study.skipped_benchmarks,
@@ -416,13 +432,22 @@ def write_report(study: Study, source: str, out: Path, recipe, run_dirs: dict, e
     write_table(summary, out / "tables", "summary", "summary", meta=meta)
     report = {"meta": meta, "summary": summary, "accuracy": accuracy, "significance": significance,
               "figures": figures,
-              "receptive_fields": "receptive_fields/report.html", "runs": {f"{m}-s{s}": evals[m][s]["checkpoint"]
-                                                                            for m, s in run_dirs}}
+              "receptive_fields": {"seed": field_seed,
+                                   "report": None if field_seed is None else "receptive_fields/report.html"},
+              "runs": {f"{m}-s{s}": evals[m][s]["checkpoint"] for m, s in run_dirs}}
     to_json(report, out / "report.json")
     write_text(out / "report.md", markdown_report(report))
     write_text(out / "report.html", html_report(report))
     console.print(f"report: {out / 'report.md'} and {out / 'report.html'}")
     return out / "report.md"
+
+
+def receptive_field_note(fields: dict, html: bool = False) -> str:
+    if fields["seed"] is None:
+        return ("Not drawn: no seed had a checkpoint of every model on disk when this report was written "
+                "(checkpoints are not committed).")
+    link = (f"<a href='{fields['report']}'>report</a>" if html else f"[report]({fields['report']})")
+    return f"The seed-{fields['seed']} models: {link} (saliency grid, per-frame fields, GRCNN gates)."
 
 
 def markdown_report(report: dict) -> str:
@@ -439,7 +464,7 @@ def markdown_report(report: dict) -> str:
         lines += [f"Paired bootstrap over images (A - B, points; p two-sided; verdict: Holm-corrected at "
                   f"{meta['alpha']} over the table's pairs):", "", markdown_table(report["significance"][name]), ""]
     lines += ["## Training curves", "", f"![curves]({report['figures']['curves']})", "",
-              "## Receptive fields of the trained models", "", f"[report]({report['receptive_fields']})", "",
+              "## Receptive fields of the trained models", "", receptive_field_note(report["receptive_fields"]), "",
               "## Provenance", ""] + [f"- {k}: {v}" for k, v in meta.items()]
     return "\n".join(lines) + "\n"
 
@@ -455,7 +480,7 @@ def html_report(report: dict) -> str:
                   f"<p>Paired bootstrap over images (A - B, points; verdict Holm-corrected at "
                   f"{report['meta']['alpha']})</p>", html_table(report["significance"][name])]
     parts += ["<h2>Training curves</h2>", f"<img src='{report['figures']['curves']}' style='max-width:100%'>",
-              f"<h2>Receptive fields</h2><p><a href='{report['receptive_fields']}'>trained models' report</a></p>",
+              f"<h2>Receptive fields</h2><p>{receptive_field_note(report['receptive_fields'], html=True)}</p>",
               "<h2>Provenance</h2>", html_table([report["meta"]])]
     style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
     return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(parts)}</body></html>"
