@@ -105,6 +105,8 @@ out: {tmp_path / 'study'}
     assert "seed 0" not in capsys.readouterr().out
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")} == evaluated
     assert json.loads((out / "report.json").read_text())["receptive_fields"]["seed"] == 0
+    record = json.loads((out / "runs" / "grcnn-s1" / "eval.json").read_text())
+    assert record["step"] == 2 and record["trained"]["commit"] == record["evaluated"]["commit"] != ""
 
 
 def test_the_receptive_field_grid_takes_the_first_seed_whose_checkpoints_are_all_on_disk(tmp_path, tiny_recipe, ic03_dir):

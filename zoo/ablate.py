@@ -105,7 +105,10 @@ def evaluate_run(study: Study, run_dir: Path) -> dict:
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir} holds no best.pt or last.pt to evaluate: train the run first")
     model = load_model(checkpoint)
-    results = {"checkpoint": str(checkpoint), "benchmarks": {}}
+    trained = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    # the record outlives the checkpoint (studies commit it, not the .pt): it carries the provenance
+    results = {"checkpoint": str(checkpoint), "step": trained["train"]["state"]["step"],
+               "trained": trained.get("provenance"), "evaluated": provenance(), "benchmarks": {}}
     for spec in study.benchmarks:
         _, ev = evaluate_model(model, spec.path, spec.protocol, spec.lexicons, spec.limit)
         results["benchmarks"][benchmark_key(spec)] = {
