@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.ablate import image_folder, load_study, paired_bootstrap, run_study, stop_children, with_verdicts
+from zoo.ablate import (image_folder, load_study, paired_bootstrap, run_study, stop_children, study_status,
+                        with_verdicts)
 from zoo.train.recipe import RecipeError
 from zoo.train.trainer import Interrupted
 
@@ -127,6 +128,16 @@ out: {tmp_path / 'study'}
     run_study(load_study(study_file))
     for checkpoint in out.glob("runs/grcnn-s0/*.pt"):
         checkpoint.unlink()
+    (out / "runs" / "crnn_vgg-s2").mkdir()
+    (out / "runs" / "crnn_vgg-s2" / "log.jsonl").write_text('{"step": 1, "loss": 4.0}\n')
+    status = {r["run"]: r for r in study_status(load_study(study_file, ["seeds=[0, 1, 2]"]))}
+    assert list(status) == ["crnn_vgg-s0", "grcnn-s0", "crnn_vgg-s1", "grcnn-s1", "crnn_vgg-s2", "grcnn-s2"]
+    record = json.loads((out / "runs" / "grcnn-s0" / "eval.json").read_text())["benchmarks"]
+    assert status["grcnn-s0"] == {"run": "grcnn-s0", "state": "finished", "step": 1, "checkpoint on disk": False,
+                                  "ic03[:2] None": next(iter(record.values()))["rows"][0]["accuracy (%)"]}
+    assert status["crnn_vgg-s1"]["checkpoint on disk"] is True
+    assert (status["crnn_vgg-s2"]["state"], status["crnn_vgg-s2"]["step"]) == ("training (1 of 1 logged)", 1)
+    assert (status["grcnn-s2"]["state"], status["grcnn-s2"]["checkpoint on disk"]) == ("not started", False)
     run_study(load_study(study_file))
     report = json.loads((out / "report.json").read_text())
     assert report["receptive_fields"] == {"seed": 1, "report": "receptive_fields/report.html"}

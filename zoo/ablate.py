@@ -354,6 +354,29 @@ def run_one(study: Study, model: str, seed: int) -> Path:
     return done
 
 
+def study_status(study: Study) -> list[dict]:
+    """One row per run: finished (with its accuracies), in progress (last logged step) or not started,
+    and whether a checkpoint is on disk (needed to resume it or to draw its receptive fields)."""
+    iterations = run_recipe(study, next(iter(study.models)), study.seeds[0], Path(study.out)).train.iterations
+    rows = []
+    for seed in study.seeds:
+        for model in study.models:
+            run_dir = Path(study.out) / "runs" / f"{model}-s{seed}"
+            log = run_dir / "log.jsonl"
+            steps = [json.loads(line).get("step", 0) for line in log.read_text().splitlines()] if log.is_file() else []
+            row = {"run": run_dir.name, "state": "not started", "step": max(steps, default=0),
+                   "checkpoint on disk": trained_checkpoint(run_dir) is not None}
+            if (run_dir / "eval.json").is_file():
+                record = json.loads((run_dir / "eval.json").read_text())
+                row.update(state="finished", step=record.get("step", row["step"]))
+                for key, bench in record["benchmarks"].items():
+                    row.update({f"{key} {r['lexicon']}": r["accuracy (%)"] for r in bench["rows"]})
+            elif steps:
+                row["state"] = f"training ({row['step']} of {iterations} logged)"
+            rows.append(row)
+    return rows
+
+
 def run_children(study: Study, runs: list[tuple[str, int]], jobs: int) -> None:
     """Run ``runs`` as child processes, ``jobs`` at a time; each logs to OUT/runs/<run>.log."""
     import os

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "fields of the trained models. Finished runs are not redone; interrupted ones resume.",
         epilog="examples:\n  zoo ablate recipes/ablations/quick.yaml\n"
                "  zoo ablate recipes/ablations/cpu_backbones.yaml --jobs 2        # two one-thread runs at a time\n"
-               "  zoo ablate recipes/ablations/cpu_backbones.yaml --set seeds=[0,1]")
+               "  zoo ablate recipes/ablations/cpu_backbones.yaml --set seeds=[0,1]\n"
+               "  zoo ablate recipes/ablations/cpu_backbones.yaml --status       # which runs are done, no training")
     p.add_argument("study", help="a study YAML, e.g. recipes/ablations/quick.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a top-level study key (YAML value), e.g. --set seeds=[0,1]")
@@ -27,13 +28,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "on a small CPU; each child logs to OUT/runs/<model>-s<seed>.log)")
     p.add_argument("--only", metavar="MODEL:SEED", help="train and evaluate this one run, write no report "
                    "(what each --jobs child does)")
+    p.add_argument("--status", action="store_true", help="list every run (finished with its accuracy, "
+                   "training at step N, or not started; checkpoint on disk or not) and exit")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.ablate import load_study, run_one, run_study
+    from zoo.ablate import load_study, run_one, run_study, study_status
+    from zoo.report import console, rich_table
 
     study = load_study(args.study, args.overrides)
+    if args.status:
+        rows = study_status(study)
+        finished = sum(r["state"] == "finished" for r in rows)
+        console.print(rich_table(rows, f"{study.name}: {finished} of {len(rows)} runs finished ({study.out})"))
+        return 0
     if args.only:
         model, _, seed = args.only.partition(":")
         if model not in study.models or not seed.lstrip("-").isdigit() or int(seed) not in study.seeds:
