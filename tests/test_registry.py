@@ -1,8 +1,13 @@
+import hashlib
+
 import pytest
 import torch
+import yaml
+from safetensors.torch import load_file
 
 import zoo
-from zoo.checkpoint import load_model
+from zoo.checkpoint import REGISTRY_DIR, load_model, shipped_models
+from zoo.evaluate import evaluate_model
 from zoo.models.recognizer import Backbone, Recognizer
 from zoo.registry import ALPHANUMERIC_36
 
@@ -73,3 +78,17 @@ def test_wrong_input_height_is_a_clear_error():
     model = zoo.create_model("crnn_vgg").eval()
     with pytest.raises(ValueError, match="expects images 32 px high"):
         model(torch.zeros(1, 1, 64, 100))
+
+
+@pytest.mark.parametrize("name", shipped_models())
+def test_every_shipped_model_is_its_card_and_reads_ic03(name, ic03_dir):
+    """The file is the one its card measured (sha256), fp16 under 20 MB, and reads real words by name:
+    the first 100 IC03 images (a preprocessing or loading regression shows here first)."""
+    card = yaml.safe_load((REGISTRY_DIR / f"{name}.yaml").read_text())
+    weights = REGISTRY_DIR / card["file"]
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == card["sha256"]
+    assert weights.stat().st_size < 20e6
+    assert {v.dtype for v in load_file(str(weights)).values() if v.is_floating_point()} == {torch.float16}
+    _, evaluation = evaluate_model(load_model(name), ic03_dir, "ic03-860", ["none", "50"], limit=100)
+    accuracy = {row["lexicon"]: row["accuracy (%)"] for row in evaluation.rows}
+    assert accuracy["None"] >= 55 and accuracy["50"] >= 90, accuracy  # shipped: 66-70 and 96-97 here
