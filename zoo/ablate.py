@@ -98,14 +98,14 @@ def train_run(study: Study, model: str, seed: int, run_dir: Path) -> None:
 
 
 def evaluate_run(study: Study, run_dir: Path) -> dict:
-    from zoo.checkpoint import load_model
+    from zoo.checkpoint import checkpoint_model
     from zoo.evaluate import evaluate_model
 
     checkpoint = trained_checkpoint(run_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir} holds no best.pt or last.pt to evaluate: train the run first")
-    model = load_model(checkpoint)
     trained = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = checkpoint_model(trained, checkpoint)
     # the record outlives the checkpoint (studies commit it, not the .pt): it carries the provenance
     results = {"checkpoint": str(checkpoint), "step": trained["train"]["state"]["step"],
                "trained": trained.get("provenance"), "evaluated": provenance(), "benchmarks": {}}

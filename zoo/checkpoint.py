@@ -82,21 +82,25 @@ def load_model(spec: str | Path, map_location: str = "cpu"):
                                     f"({path} is absent); pass a checkpoint path, or train one with `zoo train`")
     if not path.exists():
         raise FileNotFoundError(f"{spec}: neither a file nor a registered model name (`zoo models` lists them)")
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-        from safetensors.torch import load_file
+    if path.suffix != ".safetensors":
+        return checkpoint_model(torch.load(path, map_location=map_location, weights_only=False), path)
+    from safetensors import safe_open
+    from safetensors.torch import load_file
 
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-        if "model_spec" not in meta:
-            raise ValueError(f"{path}: safetensors header has no model_spec; save it with zoo.checkpoint.save_weights")
-        model = build_from_spec(json.loads(meta["model_spec"]))
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-    else:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-        if "model_spec" not in ckpt:
-            raise ValueError(f"{path}: not a zoo checkpoint (no model_spec); save it with zoo.checkpoint.save_checkpoint")
-        model = build_from_spec(ckpt["model_spec"])
-        state = ckpt["state_dict"]
-    model.load_state_dict(state)
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    if "model_spec" not in meta:
+        raise ValueError(f"{path}: safetensors header has no model_spec; save it with zoo.checkpoint.save_weights")
+    model = build_from_spec(json.loads(meta["model_spec"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()})
+    return model.eval()
+
+
+def checkpoint_model(ckpt: dict[str, Any], path: str | Path):
+    """The model of a checkpoint already read with ``torch.load`` (``path`` names it in errors): for
+    callers that also need its recipe, train state or provenance, without reading the file twice."""
+    if "model_spec" not in ckpt:
+        raise ValueError(f"{path}: not a zoo checkpoint (no model_spec); save it with zoo.checkpoint.save_checkpoint")
+    model = build_from_spec(ckpt["model_spec"])
+    model.load_state_dict(ckpt["state_dict"])
     return model.eval()

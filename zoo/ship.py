@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from zoo.checkpoint import REGISTRY_DIR, load_model, save_weights
+from zoo.checkpoint import REGISTRY_DIR, checkpoint_model, load_model, save_weights
 from zoo.fileio import atomic_path
 from zoo.models.profile import count_parameters
 from zoo.report import provenance
@@ -33,7 +33,7 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
         raise ValueError(f"{checkpoint}: not a training checkpoint of `zoo train` (no recipe or train state); "
                          f"ship best.pt or last.pt from a run directory")
     registry = Path(registry)
-    weights = save_weights(registry / f"{name}.safetensors", load_model(checkpoint))
+    weights = save_weights(registry / f"{name}.safetensors", checkpoint_model(ckpt, checkpoint))
     megabytes = weights.stat().st_size / 2**20
     if megabytes >= MAX_MEGABYTES:
         weights.unlink()
