@@ -1,8 +1,11 @@
+import copy
+
 import pytest
 import torch
 
 from zoo.bench import images
 from zoo.models.quantize import quantize_int8
+from zoo.models.recurrent import RecurrentConvLayer
 from zoo.registry import create_model
 
 
@@ -19,3 +22,19 @@ def test_int8_model_computes_the_fp32_function_to_int8_precision(name, randomise
     assert 0 < error < 0.05
     assert type(quantized.head[0].rnn).__module__.startswith("torch.ao.nn.quantized")  # int8 LSTM weights
     assert all(p.dtype == torch.float32 for p in model.parameters())  # the original is untouched
+
+
+def test_shared_recurrent_weights_get_one_activation_scale_per_step(randomised):
+    # quantizing a shared-weight RCNN must equal quantizing the same weights copied per step: each
+    # step observed separately (one scale for all steps cost the shipped RCNN 2 IC03 points)
+    shared = randomised(create_model("rcnn", hidden_size=32, iterations=3))
+    unshared = copy.deepcopy(shared)
+    for layer in unshared.backbone.features:
+        if isinstance(layer, RecurrentConvLayer):
+            layer.unshare()
+    calibration, batch = images(16, seed=1), images(4, seed=2)
+    with torch.no_grad():
+        torch.testing.assert_close(unshared(batch), shared(batch), rtol=0, atol=0)
+        torch.testing.assert_close(quantize_int8(shared, calibration)(batch),
+                                   quantize_int8(unshared, calibration)(batch), rtol=0, atol=0)
+    assert shared.backbone.features[3].share_weights  # the original is untouched

@@ -84,3 +84,18 @@ def test_gates_are_recorded_per_iteration_when_asked():
     layer(torch.randn(1, 2, 4, 6))
     assert len(layer.recorded) == T and layer.recorded[0].shape == (1, 3, 4, 6)
     assert all(((g > 0) & (g < 1)).all() for g in layer.recorded)
+
+
+@pytest.mark.parametrize("make", [lambda: GRCL(2, 3, iterations=T, share_weights=True), lambda: RCL(2, 3, iterations=T)])
+def test_unsharing_copies_each_recurrent_module_per_step_and_keeps_the_function(make, randomised):
+    layer = randomised(make())
+    u = torch.randn(2, 2, 5, 7)
+    with torch.no_grad():
+        before = layer(u)
+        layer.unshare()
+        after = layer(u)
+    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    assert not layer.share_weights and len(layer.rec_conv) == T
+    assert layer.rec_conv[0] is not layer.rec_conv[1]  # separate modules: quantization observes each step
+    if isinstance(layer, GRCL):
+        assert len(layer.gate_rec_conv) == T and len(layer.rec_bn) == T  # per-step BNs are left as they were

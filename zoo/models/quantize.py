@@ -3,7 +3,8 @@
 ``quantize_int8(model, calibration)`` returns a copy of a plain ``Recognizer`` whose backbone is
 statically quantized (PyTorch FX graph mode, x86 backend: per-channel int8 weights, activations
 scaled from the calibration images) and whose BiLSTM head is dynamically quantized (int8 weights,
-activations quantized per batch). The copy computes the same function to int8 precision; what
+activations quantized per batch). Shared recurrent weights are copied per step first, so that
+each step's activations get their own scale. The copy computes the same function to int8 precision; what
 that costs in accuracy is measured with ``zoo eval --precision int8`` (docs/performance.md).
 
 Calibration images must come from training-like data (rendered words), never a benchmark:
@@ -28,8 +29,12 @@ def quantize_int8(model: nn.Module, calibration: torch.Tensor, batch_size: int =
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     from zoo.models.layers import ChannelLRN
+    from zoo.models.recurrent import RecurrentConvLayer
 
     quantized = copy.deepcopy(model).eval()
+    for layer in quantized.modules():  # an activation scale per recurrent step, not one for all
+        if isinstance(layer, RecurrentConvLayer):
+            layer.unshare()
     # RCL's LRN (a power of a sum of squares) stays fp32: int8 cannot hold its dynamic range
     mapping = get_default_qconfig_mapping("x86").set_object_type(ChannelLRN, None)
     custom = PrepareCustomConfig().set_non_traceable_module_classes([ChannelLRN])

@@ -8,6 +8,7 @@ RCL (``zoo.models.rcnn``) and GRCL (``zoo.models.grcnn``) only define the three 
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import torch
@@ -40,6 +41,19 @@ class RecurrentConvLayer(nn.Module):
 
     def at(self, modules: nn.ModuleList, t: int) -> nn.Module:
         return modules[0 if self.share_weights else t]
+
+    def unshare(self) -> None:
+        """Give every step its own copy of the shared recurrent modules: the same function, but
+        int8 quantization then observes and scales each step's activations separately (one scale
+        for all steps of RCNN's unnormalised recurrence cost it 2 IC03 points, docs/performance.md).
+        With shared weights the recurrent lists are exactly those of length 1 (``per_step`` lists
+        have ``iterations`` modules; at one iteration, copying either changes nothing)."""
+        if not self.share_weights:
+            return
+        for name, child in list(self.named_children()):
+            if isinstance(child, nn.ModuleList) and len(child) == 1:
+                setattr(self, name, nn.ModuleList(copy.deepcopy(child[0]) for _ in range(self.iterations)))
+        self.share_weights = False
 
     def feedforward(self, u: torch.Tensor) -> Any:
         raise NotImplementedError
