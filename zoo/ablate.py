@@ -41,7 +41,7 @@ class Study:
     overrides: list = field(default_factory=list)   # --set style, applied to every run
     benchmarks: list = field(default_factory=lambda: [{}])
     speed_batch: int = 64               # inference batch for the speed columns (training: the recipe's)
-    bootstrap: int = 10_000             # paired bootstrap resamples for the significance table
+    bootstrap: int = 10_000             # bootstrap draws (seeds and images) for the significance table
     alpha: float = 0.05                 # family-wise error rate of each significance table (Holm)
     out: str = "runs/ablations/study"
     skipped_benchmarks: list = field(default_factory=list)  # filled by load_study: optional ones absent
@@ -127,14 +127,28 @@ def benchmark_key(spec: BenchmarkSpec) -> str:
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> dict:
-    """Paired bootstrap over images of the difference in accuracy: ``a``/``b`` are (seeds, images)
-    0/1 arrays of two models on the same images; each image's score is its mean over seeds."""
-    d = a.mean(0) - b.mean(0)
+    """Bootstrap of the difference in accuracy between two models over both sources of chance.
+
+    ``a``/``b`` are (seeds, images) 0/1 arrays of two models on the same images. Each draw resamples
+    the test images (once, the same images for both models: paired) and each model's seeds
+    (independently: seed i of A is no more related to seed i of B than to seed j), so a model whose
+    result depends on its seed cannot win on the test images alone. With one seed per model this is
+    the paired bootstrap over images. p: two-sided, (count + 1) / (resamples + 1), never 0.
+    """
     rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), (resamples, len(d)))].mean(1)
-    p = min(1.0, 2 * min((means <= 0).mean(), (means >= 0).mean()))
+    images = a.shape[1]
+    counts = rng.multinomial(images, np.full(images, 1 / images), size=resamples)  # images drawn, per draw
+    draws = np.arange(resamples)[:, None]
+
+    def accuracy(x: np.ndarray) -> np.ndarray:  # (resamples,): mean over resampled seeds and images
+        per_seed = counts @ x.T / images
+        return per_seed[draws, rng.integers(0, len(x), (resamples, len(x)))].mean(1)
+
+    means = accuracy(a) - accuracy(b)
+    tail = min((means <= 0).sum(), (means >= 0).sum())
+    p = min(1.0, 2 * (tail + 1) / (resamples + 1))
     low, high = np.percentile(means, [2.5, 97.5])
-    return {"difference (pts)": round(100 * d.mean(), 2), "95% CI low": round(100 * low, 2),
+    return {"difference (pts)": round(100 * (a.mean() - b.mean()), 2), "95% CI low": round(100 * low, 2),
             "95% CI high": round(100 * high, 2), "p": round(float(p), 4)}
 
 
@@ -452,7 +466,7 @@ def write_report(study: Study, source: str, out: Path, recipe, run_dirs: dict, e
         console.print(rich_table(rows, f"{study.name}: {name} word accuracy (%)"))
         write_table(rows, out / "tables", f"accuracy_{name.replace(' ', '_')}", name, meta=meta)
     for name, rows in significance.items():
-        console.print(rich_table(rows, f"{name}: paired bootstrap over images (A - B)"))
+        console.print(rich_table(rows, f"{name}: bootstrap over seeds and images (A - B)"))
         write_table(rows, out / "tables", f"significance_{name.replace(' ', '_')}", name, meta=meta)
     console.print(rich_table(summary, f"{study.name}: word accuracy (%), mean ± std over {len(study.seeds)} seeds"))
     write_table(summary, out / "tables", "summary", "summary", meta=meta)
@@ -487,8 +501,8 @@ def markdown_report(report: dict) -> str:
              markdown_table(report["summary"]), ""]
     for name, rows in report["accuracy"].items():
         lines += [f"## {name}", "", markdown_table(rows), f"![cost]({report['figures'][f'cost {name}']})", ""]
-        lines += [f"Paired bootstrap over images (A - B, points; p two-sided; verdict: Holm-corrected at "
-                  f"{meta['alpha']} over the table's pairs):", "", markdown_table(report["significance"][name]), ""]
+        lines += [f"Bootstrap over seeds and test images, images paired (A - B, points; p two-sided; verdict: "
+                  f"Holm-corrected at {meta['alpha']} over the table's pairs):", "", markdown_table(report["significance"][name]), ""]
     lines += ["## Training curves", "", f"![curves]({report['figures']['curves']})", "",
               "## Receptive fields of the trained models", "", receptive_field_note(report["receptive_fields"]), "",
               "## Provenance", ""] + [f"- {k}: {v}" for k, v in meta.items()]
@@ -503,8 +517,8 @@ def html_report(report: dict) -> str:
     for name, rows in report["accuracy"].items():
         parts += [f"<h2>{html.escape(name)}</h2>", html_table(rows),
                   f"<img src='{report['figures'][f'cost {name}']}' style='max-width:100%'>",
-                  f"<p>Paired bootstrap over images (A - B, points; verdict Holm-corrected at "
-                  f"{report['meta']['alpha']})</p>", html_table(report["significance"][name])]
+                  f"<p>Bootstrap over seeds and test images, images paired (A - B, points; verdict "
+                  f"Holm-corrected at {report['meta']['alpha']})</p>", html_table(report["significance"][name])]
     parts += ["<h2>Training curves</h2>", f"<img src='{report['figures']['curves']}' style='max-width:100%'>",
               f"<h2>Receptive fields</h2><p>{receptive_field_note(report['receptive_fields'], html=True)}</p>",
               "<h2>Provenance</h2>", html_table([report["meta"]])]
