@@ -10,6 +10,10 @@ benchmark) by:
 - the backbone's feature error, |int8 - fp32| / |fp32| over the whole batch;
 - output frames whose greedy class differs from fp32's (%).
 
+Then, for each layer whose recurrent weights are shared over steps (RCNN), the largest |input| and
+|output| of its recurrent convolution at each step, fp32, on 64 rendered calibration words: the
+range one activation scale would have to cover if all steps were observed as one module.
+
     python benchmarks/int8_error.py [--data runs/data/synth-val-1k.lmdb] [--out docs/results/int8_error]
 """
 from __future__ import annotations
@@ -27,6 +31,7 @@ from zoo.checkpoint import load_model, shipped_models  # noqa: E402
 from zoo.evaluate import evaluate, get_protocol, load_benchmark, model_log_probs  # noqa: E402
 from zoo.data.transforms import Preprocess  # noqa: E402
 from zoo.models.quantize import calibration_images, quantize_int8  # noqa: E402
+from zoo.models.recurrent import RecurrentConvLayer  # noqa: E402
 from zoo.report import console, rich_table, write_table  # noqa: E402
 
 
@@ -46,19 +51,38 @@ def feature_error(model, int8, samples, count: int = 256) -> float:
     return ((int8.backbone(images) - reference).norm() / reference.norm()).item()
 
 
+@torch.inference_mode()
+def recurrent_ranges(name: str, model, images: torch.Tensor) -> list[dict]:
+    """Per step of every shared-weight recurrent layer: max |input| and |output| of its recurrent conv."""
+    rows = []
+    for index, layer in enumerate(model.backbone.features):
+        if isinstance(layer, RecurrentConvLayer) and layer.share_weights:
+            seen = []
+            hook = layer.rec_conv[0].register_forward_hook(
+                lambda module, inputs, output: seen.append((inputs[0].abs().amax().item(), output.abs().amax().item())))
+            model.backbone(images)
+            hook.remove()
+            rows += [{"model": name, "layer": f"features.{index}", "step": step + 1,
+                      "max |input|": round(i, 1), "max |output|": round(o, 1)} for step, (i, o) in enumerate(seen)]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="runs/data/synth-val-1k.lmdb",
-                        help="held-out rendered words (zoo data synth --n 1000 --seed 2 renders the default)")
+                        help="held-out rendered words; the default is the CPU recipes' validation set, rendered by "
+                             "`zoo data synth --n 1000 --seed 2 --out runs/data/synth-val-1k.lmdb` (or any zoo train)")
     parser.add_argument("--limit", type=int, default=1000, help="the first N words of --data")
     parser.add_argument("--out", default="runs/int8_error")
     args = parser.parse_args()
     torch.manual_seed(0)
     benchmark = load_benchmark(args.data).first(args.limit)
-    rows = []
+    rows, ranges = [], []
     for name in shipped_models():
         model = load_model(name).eval()
-        int8 = quantize_int8(model, calibration_images(model))
+        calibration = calibration_images(model)
+        ranges += recurrent_ranges(name, model, calibration[:64])
+        int8 = quantize_int8(model, calibration)
         error = f"{feature_error(model, int8, benchmark.samples):.3f}"
         reference = real = None
         for variant, recognizer in variants(model, int8).items():
@@ -73,6 +97,9 @@ def main() -> None:
     title = f"int8 inference taken apart, {len(benchmark.samples)} held-out rendered words ({args.data})"
     console.print(rich_table(rows, title))
     write_table(rows, Path(args.out), "int8_error", title)
+    title = "shared recurrent convolutions: the range of each step (fp32, 64 rendered words)"
+    console.print(rich_table(ranges, title))
+    write_table(ranges, Path(args.out), "recurrent_ranges", title)
 
 
 if __name__ == "__main__":
