@@ -502,7 +502,8 @@ def markdown_report(report: dict) -> str:
     for name, rows in report["accuracy"].items():
         lines += [f"## {name}", "", markdown_table(rows), f"![cost]({report['figures'][f'cost {name}']})", ""]
         lines += [f"Bootstrap over seeds and test images, images paired (A - B, points; p two-sided; verdict: "
-                  f"Holm-corrected at {meta['alpha']} over the table's pairs):", "", markdown_table(report["significance"][name]), ""]
+                  f"Holm-corrected at {meta['alpha']} over the table's pairs):", "",
+                  markdown_table(report["significance"][name]), ""]
     lines += ["## Training curves", "", f"![curves]({report['figures']['curves']})", "",
               "## Receptive fields of the trained models", "", receptive_field_note(report["receptive_fields"]), "",
               "## Provenance", ""] + [f"- {k}: {v}" for k, v in meta.items()]

@@ -86,7 +86,8 @@ def test_gates_are_recorded_per_iteration_when_asked():
     assert all(((g > 0) & (g < 1)).all() for g in layer.recorded)
 
 
-@pytest.mark.parametrize("make", [lambda: GRCL(2, 3, iterations=T, share_weights=True), lambda: RCL(2, 3, iterations=T)])
+@pytest.mark.parametrize("make", [lambda: GRCL(2, 3, iterations=T, share_weights=True),
+                                  lambda: RCL(2, 3, iterations=T)])
 def test_unsharing_copies_each_recurrent_module_per_step_and_keeps_the_function(make, randomised):
     layer = randomised(make())
     u = torch.randn(2, 2, 5, 7)

@@ -4,8 +4,9 @@
 statically quantized (PyTorch FX graph mode, x86 backend: per-channel int8 weights, activations
 scaled from the calibration images) and whose BiLSTM head is dynamically quantized (int8 weights,
 activations quantized per batch). Shared recurrent weights are copied per step first, so that
-each step's activations get their own scale. The copy computes the same function to int8 precision; what
-that costs in accuracy is measured with ``zoo eval --precision int8`` (docs/performance.md).
+each step's activations get their own scale. The copy computes the same function to int8
+precision; what that costs in accuracy is measured with ``zoo eval --precision int8``
+(docs/performance.md).
 
 Calibration images must come from training-like data (rendered words), never a benchmark:
 ``calibration_images`` renders them.
