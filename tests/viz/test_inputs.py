@@ -21,6 +21,15 @@ def test_checkpoints_and_untrained_models_say_where_their_weights_come_from(tmp_
     assert not from_file.model.training and not fresh.model.training
 
 
+def test_checkpoints_with_the_same_file_name_are_told_apart_by_their_run(tmp_path):
+    # a study compares runs/<model>-s<seed>/best.pt: the file name alone would label them alike
+    paths = [save_checkpoint(tmp_path / run / "best.pt", create_model("crnn_vgg")) for run in ("a-s0", "a-s1")]
+    labels = [s.label for s in load_subjects([], [str(p) for p in paths])]
+    assert labels == ["crnn_vgg (a-s0/best.pt)", "crnn_vgg (a-s1/best.pt)"]
+    with pytest.raises(ValueError, match="listed twice"):
+        load_subjects([], [str(paths[0]), str(paths[0])])
+
+
 def test_no_model_or_a_model_twice_is_an_error():
     with pytest.raises(ValueError, match="--models"):
         load_subjects([], [])

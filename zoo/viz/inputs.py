@@ -30,15 +30,28 @@ def untrained(name: str, seed: int, **options) -> Subject:
     return Subject(name, name, model, f"untrained: registry defaults, initialised with seed {seed}", False)
 
 
-def from_checkpoint(path: str) -> Subject:
+def from_checkpoint(path: str, shown: str | None = None) -> Subject:
+    """The model saved at ``path``, labelled with ``shown`` (default: the file name)."""
     from zoo.checkpoint import load_model
 
     model = load_model(path).eval()
-    return Subject(f"{model.config.name} ({Path(path).name})", model.config.name, model, str(path), True)
+    return Subject(f"{model.config.name} ({shown or Path(path).name})", model.config.name, model, str(path), True)
+
+
+def distinguishing_tails(paths: list[str]) -> list[str]:
+    """The fewest trailing path parts that tell ``paths`` apart: file names when they differ,
+    ``grcnn-s0/best.pt`` and ``grcnn-s1/best.pt`` when several runs' ``best.pt`` are compared."""
+    parts = [Path(p).parts for p in paths]
+    for count in range(1, max(map(len, parts), default=0) + 1):
+        tails = ["/".join(p[-count:]) for p in parts]
+        if len(set(tails)) == len(tails):
+            return tails
+    return [str(p) for p in paths]  # the same path twice: load_subjects says so
 
 
 def load_subjects(names: list[str], checkpoints: list[str], seed: int = 0) -> list[Subject]:
-    subjects = [from_checkpoint(p) for p in checkpoints] + [untrained(n, seed) for n in names]
+    subjects = ([from_checkpoint(p, tail) for p, tail in zip(checkpoints, distinguishing_tails(checkpoints))]
+                + [untrained(n, seed) for n in names])
     if not subjects:
         raise ValueError("no model to visualise: pass --models and/or --checkpoints")
     labels = [s.label for s in subjects]
