@@ -19,6 +19,11 @@ from zoo.models.layers import collapse_height, conv_bn_relu, pool_halve, pool_ke
 from zoo.models.recognizer import Backbone
 
 
+class RecurrentWeights(nn.ModuleList):
+    """The recurrent modules of a layer (one shared by all steps, or one per step), told apart by
+    type from its other per-step lists (BatchNorms) so that ``unshare`` knows what to copy."""
+
+
 class RecurrentConvLayer(nn.Module):
     feedforward_kernel = 3
     recurrent_kernel = 3
@@ -32,9 +37,9 @@ class RecurrentConvLayer(nn.Module):
         # When set to a list, step() appends what a visualisation wants to see (e.g. GRCL gates).
         self.recorded: list[torch.Tensor] | None = None
 
-    def recurrent(self, make: Callable[[], nn.Module]) -> nn.ModuleList:
+    def recurrent(self, make: Callable[[], nn.Module]) -> RecurrentWeights:
         """Recurrent weights: one module shared by all steps, or one per step."""
-        return nn.ModuleList(make() for _ in range(1 if self.share_weights else self.iterations))
+        return RecurrentWeights(make() for _ in range(1 if self.share_weights else self.iterations))
 
     def per_step(self, make: Callable[[], nn.Module]) -> nn.ModuleList:
         return nn.ModuleList(make() for _ in range(self.iterations))
@@ -45,14 +50,12 @@ class RecurrentConvLayer(nn.Module):
     def unshare(self) -> None:
         """Give every step its own copy of the shared recurrent modules: the same function, but
         int8 quantization then observes and scales each step's activations separately (one scale
-        for all steps of RCNN's unnormalised recurrence cost it 2 IC03 points, docs/performance.md).
-        With shared weights the recurrent lists are exactly those of length 1 (``per_step`` lists
-        have ``iterations`` modules; at one iteration, copying either changes nothing)."""
+        for all steps of RCNN's unnormalised recurrence cost it 2 IC03 points, docs/performance.md)."""
         if not self.share_weights:
             return
         for name, child in list(self.named_children()):
-            if isinstance(child, nn.ModuleList) and len(child) == 1:
-                setattr(self, name, nn.ModuleList(copy.deepcopy(child[0]) for _ in range(self.iterations)))
+            if isinstance(child, RecurrentWeights):
+                setattr(self, name, RecurrentWeights(copy.deepcopy(child[0]) for _ in range(self.iterations)))
         self.share_weights = False
 
     def feedforward(self, u: torch.Tensor) -> Any:
