@@ -79,7 +79,7 @@ def main() -> None:
     benchmark = load_benchmark(args.data).first(args.limit)
     rows, ranges = [], []
     for name in shipped_models():
-        model = load_model(name).eval()
+        model = load_model(name)  # in eval mode
         calibration = calibration_images(model)
         ranges += recurrent_ranges(name, model, calibration[:64])
         int8 = quantize_int8(model, calibration)

@@ -30,12 +30,12 @@ def untrained(name: str, seed: int, **options) -> Subject:
     return Subject(name, name, model, f"untrained: registry defaults, initialised with seed {seed}", False)
 
 
-def from_checkpoint(path: str, shown: str | None = None) -> Subject:
-    """The model saved at ``path``, labelled with ``shown`` (default: the file name)."""
+def from_checkpoint(path: str, shown: str) -> Subject:
+    """The model saved at ``path``, labelled with ``shown`` (the part of the path that tells it apart)."""
     from zoo.checkpoint import load_model
 
     model = load_model(path).eval()
-    return Subject(f"{model.config.name} ({shown or Path(path).name})", model.config.name, model, str(path), True)
+    return Subject(f"{model.config.name} ({shown})", model.config.name, model, str(path), True)
 
 
 def distinguishing_tails(paths: list[str]) -> list[str]:
