@@ -67,3 +67,20 @@ train: {{iterations: 6, batch_size: 8, log_every: 1, val_every: 3, checkpoint_ev
 out: {tmp_path / 'run'}
 """)
     return path
+
+
+class WritesMarker:
+    """An object whose unpickling runs code (it creates ``path``): what a malicious checkpoint carries."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture
+def code_payload(tmp_path):
+    """(an object that creates a marker file when unpickled, the marker's path)."""
+    marker = tmp_path / "code-ran"
+    return WritesMarker(marker), marker

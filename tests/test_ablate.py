@@ -184,3 +184,18 @@ def test_an_lmdb_benchmark_lends_its_first_images_to_the_receptive_field_grid(tm
     folder = image_folder(word_lmdbs[1], tmp_path / "inputs", 3)
     assert sorted(p.name for p in folder.glob("*.png")) == ["001.png", "002.png", "003.png"]
     assert (folder / "gt.txt").read_text().splitlines()[0] == "001.png\tcat"
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, tiny_recipe):
+    """Its log is all it left: nothing to resume, so the study's own run is trained anew (a user's
+    `zoo train` into such a folder is refused instead)."""
+    from zoo.ablate import Study, train_run
+
+    study = Study(recipe=str(tiny_recipe), models={"grcnn": {"iterations": 1, "hidden_size": 16}},
+                  overrides=["train.iterations=1", "data.val=''"])
+    run_dir = tmp_path / "runs" / "grcnn-s0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "log.jsonl").write_text('{"step": 1, "loss": 99.0}\n')
+    train_run(study, "grcnn", 0, run_dir)
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert (run_dir / "last.pt").is_file() and [r["step"] for r in records] == [1] and records[0]["loss"] != 99.0

@@ -3,6 +3,7 @@ import torch
 
 import zoo
 from zoo.checkpoint import load_model, save_checkpoint, save_weights
+from zoo.cli import main
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def test_checkpoint_rebuilds_the_same_model(tmp_path, model):
     loaded = load_model(path)
     assert loaded.config == model.config and loaded.num_classes == 11
     assert torch.equal(loaded(x), model(x))
-    assert torch.load(path, weights_only=False)["step"] == 7
+    assert torch.load(path, weights_only=True)["step"] == 7  # tensors and plain data only
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left behind
 
 
@@ -42,3 +43,42 @@ def test_shipped_models_lists_registry_files_grcnn_first(tmp_path, monkeypatch):
     for name in ["crnn_vgg", "grcnn", "not_a_model"]:
         (tmp_path / f"{name}.safetensors").write_bytes(b"")
     assert checkpoint.shipped_models() == ["grcnn", "crnn_vgg"]
+
+
+def test_a_checkpoint_whose_pickle_runs_code_is_refused_not_executed(tmp_path, model, code_payload):
+    payload, marker = code_payload
+    path = save_checkpoint(tmp_path / "evil.pt", model, extra=payload)  # otherwise a valid checkpoint
+    with pytest.raises(ValueError, match=r"evil.pt: refused: its pickle asks for .*open.* never runs code from a file"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def _damaged(tmp_path, model, kind: str):
+    weights = save_weights(tmp_path / "good.safetensors", model).read_bytes()
+    checkpoint = save_checkpoint(tmp_path / "good.pt", model).read_bytes()
+    name, data = {"truncated safetensors": ("w.safetensors", weights[: len(weights) // 2]),
+                  "100-byte safetensors": ("w.safetensors", weights[:100]),
+                  "empty safetensors": ("w.safetensors", b""),
+                  "text named .pt": ("w.pt", b"epoch 3: loss 0.71\n"),
+                  "empty .pt": ("w.pt", b""),
+                  "truncated .pt": ("w.pt", checkpoint[: len(checkpoint) // 2])}[kind]
+    (tmp_path / name).write_bytes(data)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("kind,problem", [
+    ("truncated safetensors", "is not a readable safetensors file"), ("100-byte safetensors", "100 bytes"),
+    ("empty safetensors", "is empty"), ("text named .pt", "is not a PyTorch checkpoint"),
+    ("empty .pt", "is empty"), ("truncated .pt", "is not a PyTorch checkpoint")])
+def test_damaged_weight_files_are_errors_naming_the_file_the_problem_and_the_fix(tmp_path, model, kind, problem):
+    path = _damaged(tmp_path, model, kind)
+    with pytest.raises(ValueError, match=rf"{path}: .*{problem}.*; copy it again"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("kind", ["100-byte safetensors", "text named .pt"])
+def test_the_cli_prints_a_damaged_file_as_one_line_not_a_traceback(tmp_path, model, kind, capsys):
+    path = _damaged(tmp_path, model, kind)
+    assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"error: {path}: ") and printed.count("\n") == 1 and "Traceback" not in printed

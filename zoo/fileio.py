@@ -1,34 +1,105 @@
-"""Atomic file output: a reader never sees a half-written file or database."""
+"""Atomic file output: a reader never sees a half-written file or database, and a writer replaces
+only what it recognises as its own output."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
+
+
+def replaces_files_only(target: Path) -> None:
+    """The default of ``atomic_path``: a file may replace a file, never a directory."""
+    if target.is_dir() and not target.is_symlink():
+        raise IsADirectoryError(f"{target} is a directory; refusing to replace it with a file")
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike,
+                check_replaceable: Callable[[Path], None] = replaces_files_only) -> Iterator[Path]:
     """Yield a temporary sibling of ``target``; rename it onto ``target`` only on success.
 
     Works for files and directories (an LMDB environment is a directory). On any exception,
     including KeyboardInterrupt, the temporary is removed and ``target`` is left untouched.
-    A process killed with SIGKILL leaves only a ``.tmp-*`` sibling, never a partial ``target``.
+    A process killed with SIGKILL leaves only a ``.tmp-<pid>-*`` sibling, never a partial
+    ``target``; the next write to ``target`` removes it once that process is gone.
+    ``check_replaceable(target)`` raises when an existing ``target`` is not this writer's to
+    replace; it runs before the work starts (nothing is spent on an output that would be refused)
+    and again before the rename (something may have appeared there meanwhile).
     """
     target = Path(target)
+    if target.exists() or target.is_symlink():
+        check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     _remove(tmp)
     try:
         yield tmp
-        if target.is_dir() and not tmp.is_dir():
-            raise IsADirectoryError(f"{target} is a directory; refusing to replace it with a file")
-        if tmp.is_dir():
-            _remove(target)
+        if target.exists() or target.is_symlink():
+            check_replaceable(target)
+            if tmp.is_dir():
+                _remove(target)
         os.replace(tmp, target)
     finally:
         _remove(tmp)
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the ``.tmp-<pid>-<name>`` siblings of ``target`` left by processes no longer alive
+    (killed mid-write; a checkpoint's is tens of MB). A live process's temporary is its work in
+    progress and stays."""
+    pattern = re.compile(r"\.tmp-(\d+)-" + re.escape(target.name))
+    for path in target.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match and not _alive(int(match.group(1))):
+            _remove(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
+
+
+def refuse_input_as_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike], flag: str = "--out") -> None:
+    """Raise when writing ``out`` would replace one of ``inputs`` (``out`` is an input or holds one):
+    an output replaces its target, and must never destroy what it is being made from."""
+    out = Path(out).resolve()
+    for path in inputs:
+        resolved = Path(path).resolve()
+        if resolved == out or out in resolved.parents:
+            relation = "is" if resolved == out else "holds"
+            raise ValueError(f"{flag} {out} {relation} the input {path}: writing it would destroy what is being "
+                             f"read; choose an {flag} outside the inputs")
+
+
+@contextlib.contextmanager
+def exclusive(folder: str | os.PathLike, what: str) -> Iterator[Path]:
+    """Hold an exclusive lock on ``folder/.lock`` (created if needed) while the block runs, so two
+    processes never write into one folder at once; a second is refused at once, naming the holder.
+    The lock dies with its process, so a killed holder never blocks the next one."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RuntimeError(f"{folder} is in use by another {what} (pid {holder}); wait for it to finish, "
+                               f"or choose another output folder") from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield folder / ".lock"
 
 
 def _remove(path: Path) -> None:

@@ -118,8 +118,9 @@ def provenance() -> dict[str, Any]:
     import torch
 
     from zoo import __version__
+    # str(): torch.__version__ is a TorchVersion, and checkpoints that record this hold plain data only
     return {
-        "zoo_version": __version__, "commit": git_commit(), "torch": torch.__version__,
+        "zoo_version": __version__, "commit": git_commit(), "torch": str(torch.__version__),
         "python": platform.python_version(), "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "threads": torch.get_num_threads(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -68,6 +68,18 @@ def test_bad_sources_are_named_errors_and_leave_nothing(tmp_path, word_image):
     assert not (tmp_path / "out.lmdb").exists()
 
 
+def test_an_import_never_writes_over_its_own_input(tmp_path, word_image):
+    src = tmp_path / "gt"
+    _images(src, ["a.jpg", "b.png"], word_image)
+    (src / "gt.txt").write_text("a.jpg\tHello\nb.png\tWorld\n", encoding="utf-8")
+    before = sorted(p.name for p in src.iterdir())
+    for out in (src, tmp_path):  # the source folder itself, or a folder holding it
+        with pytest.raises(ValueError, match=r"--out .* (is|holds) the input .*: writing it would destroy"):
+            import_dataset(src, out)
+    assert sorted(p.name for p in src.iterdir()) == before
+    assert import_dataset(src, src / "gt.lmdb") == 2  # beside the images is fine
+
+
 def test_ic03_round_trip_with_lexicons(ic03_dir, tmp_path):
     """The first 12 IC03 images: gt folder -> LMDB (with their 50-word lexicons) -> loader."""
     src = tmp_path / "ic03"

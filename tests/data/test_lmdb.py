@@ -49,6 +49,29 @@ def test_writer_grows_map_and_refuses_bad_images(tmp_path, word_image):
     assert list(tmp_path.iterdir()) == [tmp_path / "g.lmdb"]
 
 
+def test_writer_replaces_only_an_lmdb_and_refuses_anything_else_at_its_target(tmp_path, word_image):
+    jpg = word_image("abc")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"{i}.jpg").write_bytes(jpg)
+    for target, message in [(notes, "notes.txt exists and is not an LMDB directory"),
+                            (folder, r"photos is not an LMDB directory the zoo wrote \(it holds 0.jpg, 1.jpg, 2.jpg "
+                                     r"and 2 more\); refusing to replace it")]:
+        with pytest.raises(FileExistsError, match=message):
+            with LmdbWriter(target) as writer:
+                writer.add(jpg, "abc")
+    assert notes.read_text() == "my notes" and len(list(folder.iterdir())) == 5
+    own = tmp_path / "own.lmdb"
+    for label in ("first", "second"):  # the zoo's own database (with an attachment) is replaced
+        with LmdbWriter(own) as writer:
+            writer.add(jpg, label)
+            writer.attach("made.json", "{}")
+    assert LmdbReader(own).labels() == ["second"]
+
+
 def test_schema_errors(tmp_path):
     env = lmdb.open(str(tmp_path / "s.lmdb"))
     with env.begin(write=True) as txn:

@@ -46,3 +46,24 @@ def test_missing_base_is_named(tmp_path):
     (tmp_path / "r.yaml").write_text("_base_: nowhere.yaml\n")
     with pytest.raises(RecipeError, match=r"nowhere.yaml does not exist \(a _base_ of"):
         load_recipe(tmp_path / "r.yaml")
+
+
+@pytest.mark.parametrize("override,minimum", [
+    ("train.checkpoint_every=0", 1), ("train.log_every=0", 1), ("train.val_every=-2", 1),
+    ("train.iterations=0", 1), ("train.iterations=-3", 1), ("train.batch_size=0", 1),
+    ("data.val_samples=-5", 0), ("data.workers=-1", 0),
+])
+def test_values_that_make_no_sense_are_refused_at_load_time(tiny_recipe, override, minimum):
+    key, value = override.split("=")
+    with pytest.raises(RecipeError, match=rf"recipe key '{key}' must be at least {minimum}, got {value}"):
+        load_recipe(tiny_recipe, [override])
+
+
+def test_every_problem_of_a_recipe_is_reported_at_once(tiny_recipe):
+    with pytest.raises(RecipeError) as refused:
+        load_recipe(tiny_recipe, ["train.log_every=0", "train.batchsize=3", "data.workers=-1", "train.lr=fast"])
+    message = str(refused.value)
+    assert message.startswith("4 problems in the recipe:")
+    for named in ["'train.log_every' must be at least 1", "unknown recipe key 'train.batchsize'",
+                  "'data.workers' must be at least 0", "'train.lr' must be float"]:
+        assert named in message

@@ -5,13 +5,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
 from zoo.checkpoint import load_model
+from zoo.cli import main
 from zoo.train.recipe import RecipeError, load_recipe
-from zoo.train.trainer import Trainer, train
+from zoo.train.trainer import Trainer, load_initial_weights, train
 
 
 def losses(run_dir) -> list[float]:
@@ -26,7 +29,7 @@ def test_a_run_writes_its_checkpoints_log_curves_and_recipe(tiny_recipe, tmp_pat
     assert len(losses(run)) == 6 and all(x > 0 for x in losses(run))
     assert load_recipe(run / "recipe.yaml").train.iterations == 6
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    ckpt = torch.load(run / "last.pt", weights_only=False)
+    ckpt = torch.load(run / "last.pt", weights_only=True)
     assert set(ckpt) >= {"model_spec", "state_dict", "train", "recipe", "preprocess", "charset", "provenance"}
     assert set(ckpt["train"]) == {"model", "ema", "optimizer", "scheduler", "rng", "state"}
     assert ckpt["train"]["state"]["step"] == 6 and ckpt["charset"] == "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -54,7 +57,7 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_losses(tiny_recipe, tmp_
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    stopped_at = torch.load(killed / "last.pt", weights_only=False)["train"]["state"]["step"]
+    stopped_at = torch.load(killed / "last.pt", weights_only=True)["train"]["state"]["step"]
     assert 2 <= stopped_at < 6, "the run should have been killed mid-way"
 
     assert zoo_train(str(tiny_recipe), "--set", f"out={killed}", "--resume").wait() == 0
@@ -76,7 +79,7 @@ def test_sigterm_saves_the_step_reached_and_says_how_to_resume(tiny_recipe, tmp_
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     printed, _ = proc.communicate(timeout=120)
-    saved = torch.load(out / "last.pt", weights_only=False)["train"]["state"]["step"]
+    saved = torch.load(out / "last.pt", weights_only=True)["train"]["state"]["step"]
     assert proc.returncode == 2 and 3 <= saved < 500
     assert saved == len(losses(out))  # the step the log reached is the step saved
     assert f"training stopped by SIGTERM at step {saved} of 500" in " ".join(printed.split())
@@ -93,7 +96,7 @@ def test_training_runs_off_the_main_thread_where_no_signal_handler_can_be_instal
 
 def test_init_from_reinitialises_the_classifier_for_a_new_charset(tiny_recipe, tmp_path, capsys):
     train(load_recipe(tiny_recipe, ["train.iterations=2"]))
-    source = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["state_dict"]
+    source = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["state_dict"]
     trainer = Trainer(load_recipe(tiny_recipe, ["data.charset=alnum62", f"out={tmp_path / 'new'}"]),
                       init_from=str(tmp_path / "run" / "last.pt"))
     assert "classifier (head.1.proj) is re-initialised" in capsys.readouterr().out
@@ -148,7 +151,7 @@ def test_bf16_autocast_with_ema_and_a_cosine_schedule(tiny_recipe, tmp_path):
     lrs = [r["lr"] for r in records if "lr" in r]
     assert summary["bad_batches"] == 0 and all(x > 0 for x in losses(run))
     assert lrs[0] < lrs[1] and lrs[-1] < max(lrs)  # warm-up, then cosine decay
-    ckpt = torch.load(run / "last.pt", weights_only=False)
+    ckpt = torch.load(run / "last.pt", weights_only=True)
     assert ckpt["train"]["ema"] is not None
     # the inference weights are the EMA's, not the raw ones
     assert not torch.equal(ckpt["state_dict"]["head.1.proj.weight"], ckpt["train"]["model"]["head.1.proj.weight"])
@@ -165,3 +168,113 @@ def test_the_trainer_keeps_convolutions_channels_last_and_saves_a_plain_state_di
     assert all(w.is_contiguous() for w in model.state_dict().values())
     for name, value in trainer.model.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+# ------------------------------------------------------------------------------------------------
+# Nothing executed from a file, nothing lost (issue #21)
+
+
+def with_payload(path, payload) -> None:
+    """Rewrite the checkpoint at ``path`` with an object that runs code when unpickled."""
+    ckpt = torch.load(path, weights_only=True)
+    torch.save({**ckpt, "extra": payload}, path)
+
+
+def test_init_from_and_resume_refuse_a_checkpoint_whose_pickle_runs_code(tiny_recipe, tmp_path, code_payload, capsys):
+    payload, marker = code_payload
+    train(load_recipe(tiny_recipe, ["train.iterations=2"]))
+    last = tmp_path / "run" / "last.pt"
+    with_payload(last, payload)
+    trainer = Trainer(load_recipe(tiny_recipe, ["train.iterations=2", f"out={tmp_path / 'other'}"]))
+    with pytest.raises(ValueError, match=rf"{last}: refused: its pickle asks for .*open"):
+        load_initial_weights(trainer.model, str(last))
+    capsys.readouterr()
+    assert main(["train", str(tiny_recipe), "--set", "train.iterations=2", "--resume"]) == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"error: {last}: refused") and "never runs code from a file" in printed
+    assert not marker.exists()
+
+
+def test_a_checkpoint_of_the_previous_format_still_resumes_exactly(tiny_recipe, tmp_path):
+    """Checkpoints written before this change held numpy's RNG state as an array, skip counts as a
+    Counter and torch's version as a TorchVersion; they load (weights_only, with those types allowed)
+    and continue as if never stopped. Extending train.iterations on --resume is allowed."""
+    torch.set_num_threads(1)
+    common = ["data.val=''", "train.checkpoint_every=100"]
+    train(load_recipe(tiny_recipe, [*common, f"out={tmp_path / 'reference'}"]))
+    resumed = tmp_path / "resumed"
+    train(load_recipe(tiny_recipe, [*common, f"out={resumed}", "train.iterations=4"]))
+    ckpt = torch.load(resumed / "last.pt", weights_only=True)
+    name, keys, *rest = ckpt["train"]["rng"]["numpy"]
+    ckpt["train"]["rng"]["numpy"] = (name, np.array(keys, np.uint32), *rest)
+    ckpt["train"]["state"]["skipped"] = Counter(ckpt["train"]["state"]["skipped"])
+    ckpt["provenance"]["torch"] = torch.__version__
+    torch.save(ckpt, resumed / "last.pt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(resumed / "last.pt", weights_only=True)  # not plain data: the old format indeed
+    train(load_recipe(tiny_recipe, [*common, f"out={resumed}"]), resume=True)
+    assert losses(resumed) == losses(tmp_path / "reference") and len(losses(resumed)) == 6
+
+
+def test_resume_with_a_changed_recipe_is_refused_unless_allowed(tiny_recipe, tmp_path, capsys):
+    train(load_recipe(tiny_recipe, ["train.iterations=2"]))
+    changed = load_recipe(tiny_recipe, ["train.iterations=2", "train.batch_size=16", "model.options.iterations=2"])
+    with pytest.raises(RecipeError, match=r"--resume: the recipe differs .*\(model.options.iterations: 1 -> 2; "
+                                          r"train.batch_size: 8 -> 16\).*--allow-recipe-change"):
+        Trainer(changed, resume=True)
+    batch = load_recipe(tiny_recipe, ["train.iterations=3", "train.batch_size=16"])
+    assert train(batch, resume=True, allow_recipe_change=True)["steps"] == 3
+    assert "continues with a changed recipe (train.batch_size: 8 -> 16)" in capsys.readouterr().err
+
+
+def test_training_anew_into_a_run_folder_is_refused(tiny_recipe, tmp_path, capsys):
+    train(load_recipe(tiny_recipe, ["train.iterations=2"]))
+    run = tmp_path / "run"
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main(["train", str(tiny_recipe)]) == 2
+    assert "already holds a run (last.pt, best.pt, log.jsonl); starting anew would replace it: continue it " \
+           "with --resume, or choose a new out" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tiny_recipe, tmp_path, capsys):
+    out = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom zoo.fileio import exclusive\n"
+                              "with exclusive(sys.argv[1], '`zoo train`'):\n    print('held', flush=True)\n"
+                              "    time.sleep(60)\n", str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "held"  # what a running `zoo train` holds
+        assert main(["train", str(tiny_recipe)]) == 2
+    finally:
+        first.kill()
+        first.wait()
+    assert f"run is in use by another `zoo train` (pid {first.pid})" in capsys.readouterr().out
+    assert not (out / "log.jsonl").exists()
+
+
+SLOW_STEPS = """
+import sys, time
+from zoo.cli import main
+from zoo.train.trainer import Trainer
+step = Trainer._step
+def slow(self, batch):
+    print("stepping", file=sys.stderr, flush=True)
+    time.sleep(5)  # room for two Ctrl-C in one step
+    return step(self, batch)
+Trainer._step = slow
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_second_ctrl_c_stops_at_once_with_one_line_and_exit_code_130(tiny_recipe, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_STEPS, "train", str(tiny_recipe)],
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline().strip() == "stepping"
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # two signals, not one (signals of a kind that arrive together merge)
+    proc.send_signal(signal.SIGINT)
+    printed, errors = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in printed + errors
+    assert "interrupted: stopped at once by a second SIGINT, without saving the step reached" in printed

@@ -36,14 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a verb; an error it raises is printed as one message (exit code 2), an interrupt that stops
+    it at once as one line (exit code 130, as a shell reports Ctrl-C), never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (KeyError, TypeError, ValueError, FileNotFoundError, FloatingPointError, RuntimeError) as err:
-        from zoo.report import console
+    except (KeyError, TypeError, ValueError, FileNotFoundError, FileExistsError, IsADirectoryError,
+            FloatingPointError, RuntimeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        console.print(f"[bold red]error:[/] {message}")
-        return 2
+        return _print_error("error", message, 2)
+    except KeyboardInterrupt as err:
+        return _print_error("interrupted", str(err) or "stopped at once", 130)
+
+
+def _print_error(label: str, message: str, code: int) -> int:
+    from rich.markup import escape
+
+    from zoo.report import console
+    # soft_wrap: a message is one line however narrow the terminal; escape: paths like [x] are text
+    console.print(f"[bold red]{label}:[/] {escape(message)}", soft_wrap=True)
+    return code
 
 
 if __name__ == "__main__":

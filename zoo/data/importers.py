@@ -20,6 +20,7 @@ from typing import Iterator
 
 from zoo.data.charset import read_charset_lines
 from zoo.data.lmdb import LmdbWriter
+from zoo.fileio import refuse_input_as_output
 
 FORMATS = ("auto", "gt", "list", "index")
 
@@ -109,10 +110,14 @@ def read_lexicons(path: str | Path, count: int) -> list[list[str]]:
 
 def import_dataset(src: str | Path, out: str | Path, fmt: str = "auto", charset_file: str | Path | None = None,
                    index_base: int = 0, lexicon_file: str | Path | None = None, progress=None) -> int:
-    """Write the samples of ``src`` to the LMDB ``out`` (atomically); returns the count."""
+    """Write the samples of ``src`` to the LMDB ``out`` (atomically); returns the count. ``out`` may
+    not be (or hold) any input: the annotation, lexicon or charset file, or a folder of the images."""
     entries = read_entries(src, fmt, charset_file, index_base)
     if not entries:
         raise ValueError(f"{src}: no samples found")
+    # the images' folders stand for the images (a few paths to check, not one per image)
+    refuse_input_as_output(out, [src, *(f for f in (lexicon_file, charset_file) if f),
+                                 *sorted({entry.image.parent for entry in entries})])
     lexicons = read_lexicons(lexicon_file, len(entries)) if lexicon_file else [None] * len(entries)
     task = progress.add_task("importing", total=len(entries), unit="img") if progress else None
     with LmdbWriter(out) as writer:

@@ -7,7 +7,8 @@ and the benchmark LMDBs), read and written exactly:
 - ``lexicon-%09d`` (optional): its comma-separated lexicon, so a lexicon benchmark travels in one file.
 
 The writer validates every image, grows the map as needed and writes to a temporary sibling that is
-renamed onto the target only when complete (``zoo.fileio.atomic_path``).
+renamed onto the target only when complete (``zoo.fileio.atomic_path``). It replaces an existing
+target only when that is an LMDB directory (``replaces_lmdb_only``), never a user's file or folder.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from zoo.fileio import atomic_path
 
 NUM_SAMPLES = b"num-samples"
+LMDB_FILES = ("data.mdb", "lock.mdb")
 INITIAL_MAP_SIZE = 64 << 20
 COMMIT_EVERY = 1000
 
@@ -183,11 +185,27 @@ class LmdbReader:
         self.close()
 
 
+def replaces_lmdb_only(path: Path) -> None:
+    """Raise unless ``path`` may be replaced by a new database: an empty directory, or an LMDB
+    directory holding only data.mdb, lock.mdb and attachments (``*.json``, ``LmdbWriter.attach``).
+    A file or a folder with anything else in it is the user's, and writing there would delete it."""
+    if not path.is_dir() or path.is_symlink():
+        raise FileExistsError(f"{path} exists and is not an LMDB directory; refusing to replace it: "
+                              f"choose another --out, or move it away first")
+    names = sorted(p.name for p in path.iterdir())
+    foreign = [n for n in names if n not in LMDB_FILES and not (n.endswith(".json") and (path / n).is_file())]
+    if foreign or (names and "data.mdb" not in names):
+        held = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise FileExistsError(f"{path} is not an LMDB directory the zoo wrote (it holds {held or 'no data.mdb'}); "
+                              f"refusing to replace it: choose another --out, or move it away first")
+
+
 class LmdbWriter:
     """Append samples; on a clean exit the database appears at ``path`` complete, with num-samples.
 
     ``with LmdbWriter("out.lmdb") as w: w.add(jpeg_bytes, "word")``. Any exception (or a kill)
-    leaves no database at ``path``; an existing one is replaced only on success.
+    leaves no database at ``path``; an existing LMDB is replaced only on success, and anything else
+    at ``path`` is refused before any sample is written (``replaces_lmdb_only``).
     """
 
     def __init__(self, path: str | Path, validate: bool = True, map_size: int = INITIAL_MAP_SIZE):
@@ -201,13 +219,16 @@ class LmdbWriter:
         self._tmp: Path | None = None
 
     def __enter__(self) -> "LmdbWriter":
-        self._atomic = atomic_path(self.path)
+        self._atomic = atomic_path(self.path, replaces_lmdb_only)
         self._tmp = self._atomic.__enter__()
         self._env = lmdb.open(str(self._tmp), map_size=self.map_size, subdir=True, meminit=False)
         return self
 
     def attach(self, name: str, text: str) -> None:
-        """A text file inside the database directory (e.g. how it was made); LMDB readers ignore it."""
+        """A JSON file inside the database directory (e.g. how it was made); LMDB readers ignore it.
+        JSON only: so a later write can tell the zoo's own database from a folder of the user's."""
+        if not name.endswith(".json"):
+            raise ValueError(f"attachment {name!r}: attachments are JSON files, named *.json")
         (self._tmp / name).write_text(text, encoding="utf-8")
 
     def add(self, image: bytes, label: str, lexicon: Iterable[str] | None = None, name: str | None = None) -> int:

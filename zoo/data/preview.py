@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from zoo.data.lmdb import LmdbReader
+from zoo.data.transforms import to_8bit
 from zoo.fileio import atomic_path
 
 ROW_HEIGHT = 48     # each image is shown this high (2.5 x 32: big enough to judge a sample)
@@ -37,7 +38,7 @@ def sample_grid(path: str | Path, n: int = 32, seed: int | None = None, columns:
     for k, index in enumerate(indices):
         x, y = (k % columns) * CELL_WIDTH, (k // columns) * (ROW_HEIGHT + LABEL_HEIGHT + 6)
         try:
-            image = reader.image(int(index)).convert("RGB")
+            image = to_8bit(reader.image(int(index))).convert("RGB")
             width = min(CELL_WIDTH - 8, max(1, round(image.width * ROW_HEIGHT / image.height)))
             sheet.paste(image.resize((width, ROW_HEIGHT), Image.BILINEAR), (x + 4, y + 2))
         except (OSError, ValueError, SyntaxError):

@@ -14,6 +14,17 @@ import torch
 from PIL import Image
 
 WIDTH_POLICIES = ("fixed", "keep_ratio")
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grayscale image (a 16-bit PNG opens as mode I;16, or I) scaled to 8 bit ("L"); any
+    other image as it is. PIL's own ``convert("L")`` clips every value above 255, so a 16-bit word
+    image would read as blank white. Mode I is taken as 16-bit too: it is how PIL has opened such PNGs."""
+    if image.mode not in SIXTEEN_BIT_MODES:
+        return image
+    scaled = np.rint(np.asarray(image, dtype=np.float64) / 257)  # 65535 -> 255
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class Preprocess:
         return int(min(max(scaled, self.width), self.max_width))
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        image = image.convert("L" if self.in_chans == 1 else "RGB")
+        image = to_8bit(image).convert("L" if self.in_chans == 1 else "RGB")
         size = (self.target_width(*image.size), self.height)
         array = np.asarray(image.resize(size, Image.BICUBIC), dtype=np.float32).reshape(self.height, size[0], self.in_chans)
         # (x / 255 - mean) / std as one multiply-add per pixel
@@ -89,7 +100,7 @@ class Augment:
     def __call__(self, image: Image.Image, rng: np.random.Generator) -> Image.Image:
         from zoo.data.synth import effects
 
-        image = image.convert("RGB")
+        image = to_8bit(image).convert("RGB")
         border = _border_colour(image)
         w, h = image.size
         if rng.random() < self.p:  # crop jitter: each side moves in or out (out fills with the border colour)

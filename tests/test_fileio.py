@@ -1,0 +1,60 @@
+import subprocess
+import sys
+
+import pytest
+
+from zoo.fileio import atomic_path, exclusive, refuse_input_as_output
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (what a killed writer leaves in its temporary's name)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_write_removes_temporaries_of_killed_writers_but_not_of_live_ones(tmp_path):
+    stale_file = tmp_path / f".tmp-{dead_pid()}-last.pt"
+    stale_file.write_bytes(b"x" * 1000)
+    stale_dir = tmp_path / f".tmp-{dead_pid()}-last.pt"  # a killed LMDB writer's is a directory
+    stale_dir.mkdir()
+    (stale_dir / "data.mdb").write_bytes(b"x")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    working = tmp_path / f".tmp-{live.pid}-last.pt"
+    working.write_bytes(b"in progress")
+    other_target = tmp_path / f".tmp-{dead_pid()}-best.pt"
+    other_target.write_bytes(b"x")
+    try:
+        with atomic_path(tmp_path / "last.pt") as tmp:
+            tmp.write_text("new")
+    finally:
+        live.kill()
+        live.wait()
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert working.exists() and other_target.exists()  # a live writer's work, another target's temporaries
+    assert (tmp_path / "last.pt").read_text() == "new"
+
+
+def test_a_second_holder_of_a_folder_is_refused_naming_the_first(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom zoo.fileio import exclusive\n"
+                               "with exclusive(sys.argv[1], 'writer'):\n    print('held', flush=True)\n"
+                               "    time.sleep(60)\n", str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RuntimeError, match=rf"run is in use by another writer \(pid {holder.pid}\)"):
+            with exclusive(tmp_path / "run", "writer"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with exclusive(tmp_path / "run", "writer"):  # a killed holder's lock died with it
+        pass
+
+
+def test_an_output_may_not_be_or_hold_an_input(tmp_path):
+    images = tmp_path / "images"
+    with pytest.raises(ValueError, match=r"--out .*images is the input .*images: writing it would destroy"):
+        refuse_input_as_output(images, [images])
+    with pytest.raises(ValueError, match=r"--out .* holds the input .*gt.txt"):
+        refuse_input_as_output(tmp_path, [images / "gt.txt"])
+    refuse_input_as_output(images / "words.lmdb", [images / "gt.txt", images])  # beside the inputs is fine
