@@ -1,4 +1,5 @@
-"""``zoo data import|verify|show|synth``: build, check and look at LMDB data sets."""
+"""``zoo data import|verify|show|synth|fonts``: build, check and look at LMDB data sets, and the fonts
+the renderer draws with."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,9 @@ EPILOG = """examples:
   zoo data import train_list.txt --out train.lmdb                      ('file word' lines)
   zoo data import data_train.txt --charset char_std_5990.txt --out zh.lmdb   (index labels)
   zoo data verify runs/data/ic03.lmdb --charset alnum36 --max-width 100
-  zoo data show runs/data/synth.lmdb -n 32 --out runs/data/synth.png"""
+  zoo data show runs/data/synth.lmdb -n 32 --out runs/data/synth.png
+  zoo data fonts --install                      (the curated Debian font packages, then the list)
+  zoo data fonts --out runs/fonts               (fonts, filter verdicts, contact sheet fonts.png)"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +74,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="share of vertical text (for charsets written top to bottom)")
     syn.add_argument("--fonts", nargs="*", default=[], metavar="DIR", help="extra font directories")
     syn.add_argument("--backgrounds", metavar="DIR", help="images to cut background crops from")
+    syn.add_argument("--no-font-filter", dest="font_filter", action="store_false",
+                     help="draw in every font covering the words, pictorial ones too (an ablation)")
     syn.set_defaults(func=run_synth)
+    _register_fonts(verbs)
+
+
+def _register_fonts(verbs: argparse._SubParsersAction) -> None:
+    from zoo.cli import HelpFormatter
+
+    fonts = verbs.add_parser("fonts", formatter_class=HelpFormatter, help="install and list the renderer's fonts",
+                             description="List every font the renderer finds (PyPI font packages, system font "
+                             "directories, --fonts DIR) with the quality filter's verdict and reason. --install "
+                             "first installs the curated Debian packages of zoo/data/synth/debian_fonts.txt "
+                             "(apt-get, as root or through sudo).", epilog=EPILOG)
+    fonts.add_argument("--install", action="store_true", help="apt-get install the curated Debian font packages")
+    fonts.add_argument("--fonts", nargs="*", default=[], metavar="DIR", help="extra font directories")
+    fonts.add_argument("--out", metavar="DIR", help="also write fonts.md/csv/json and the contact sheet fonts.png")
+    fonts.set_defaults(func=run_fonts)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -124,7 +144,7 @@ def run_synth(args: argparse.Namespace) -> int:
     config = RenderConfig(max_frames=args.max_frames, p_vertical=args.vertical)
     with progress() as bar:
         report = synthesize(args.n, args.out, args.seed, args.workers, Charset.resolve(args.charset), config,
-                            tuple(args.fonts), args.backgrounds, bar)
+                            tuple(args.fonts), args.backgrounds, bar, args.font_filter)
     if report.warning:
         console.print(f"[bold yellow]warning:[/] {report.warning}")
     if report.unreadable_fonts:
@@ -132,5 +152,82 @@ def run_synth(args: argparse.Namespace) -> int:
                       f"(listed in {report.path}/synth.json), e.g. {report.unreadable_fonts[0]}")
     console.print(rich_table([{"samples": report.samples, "seed": report.seed, "workers": report.workers,
                                "font styles": report.fonts, "families": report.font_families,
+                               "font filter": "on" if report.font_filter else "off", "font set": report.font_digest,
                                "seconds": report.seconds, "img/s": report.rate}], f"rendered {report.path}"))
+    return 0
+
+
+def run_fonts(args: argparse.Namespace) -> int:
+    import time
+
+    from zoo.data.synth import fonts as F
+    from zoo.report import console, progress, rich_table, write_table
+
+    if args.install and (code := _install_fonts()):
+        return code
+    start = time.perf_counter()
+    fonts, unreadable = F.discover_fonts(tuple(args.fonts))
+    found = time.perf_counter()
+    with progress(transient=True) as bar:
+        verdicts = F.judge_fonts(fonts, bar)
+    timing = {"discovery s": round(found - start, 2), "filter s": round(time.perf_counter() - found, 2)}
+    rows = [{**row, "verdict": v.kind, "letterlike": v.letterlike, "recognised": v.recognised,
+             "caps_only": v.caps_only, "reason": v.reason}
+            for row, v in zip(F.font_manifest(fonts), verdicts)]
+    summary, rejected = _font_summary(tuple(args.fonts), fonts, verdicts, unreadable)
+    accepted_set = F.font_set_digest([f for f, v in zip(fonts, verdicts) if v.accepted])
+    console.print(rich_table(rows, "fonts and the filter's verdicts",
+                             ["family", "style", "face", "source", "package", "licence", "verdict", "reason"]))
+    console.print(rich_table([{**summary, **timing}], f"font set {accepted_set} (the accepted fonts)"))
+    console.print("rejected: " + (", ".join(f"{kind} {count}" for kind, count in rejected.items()) or "none"))
+    if args.out:
+        write_table(rows, args.out, "fonts", "fonts and the filter's verdicts",
+                    meta={**summary, **timing, "rejected": rejected, "accepted_font_set": accepted_set})
+        sheet = Path(args.out) / "fonts.png"
+        F.font_sheet(fonts, verdicts).save(sheet)
+        console.print(f"wrote {Path(args.out) / 'fonts.md'} (.csv, .json) and {sheet}")
+    return 0
+
+
+def _font_summary(font_dirs: tuple[str, ...], fonts, verdicts, unreadable) -> tuple[dict, dict]:
+    """Counts of files, faces, styles and families before and after the filter; rejections by kind."""
+    from collections import Counter
+
+    from zoo.data.synth import fonts as F
+
+    files = F.font_files(font_dirs)
+    accepted = [f for f, v in zip(fonts, verdicts) if v.accepted]
+    summary = {"files": len(files), "faces": len(F.read_faces(files)[0]), "unreadable": len(unreadable),
+               "styles": len(fonts), "families": len({f.family for f in fonts}),
+               "accepted styles": len(accepted), "accepted families": len({f.family for f in accepted})}
+    return summary, dict(Counter(v.kind for v in verdicts if not v.accepted).most_common())
+
+
+def _install_fonts() -> int:
+    """apt-get update + install of the curated packages; the exit status of the first that fails."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    from zoo.data.synth.fonts import DEBIAN_FONTS, debian_font_packages, discover_fonts
+    from zoo.report import console
+
+    if shutil.which("apt-get") is None:
+        console.print(f"[bold red]error:[/] apt-get not found (not Debian or Ubuntu). Install the packages listed "
+                      f"in {DEBIAN_FONTS} with this system's package manager, or copy .ttf/.otf/.ttc files into "
+                      f"~/.local/share/fonts or a folder you pass as --fonts DIR.")
+        return 2
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    if sudo and shutil.which("sudo") is None:
+        console.print("[bold red]error:[/] installing packages needs root, and sudo is not installed: run "
+                      "`zoo data fonts --install` as root")
+        return 2
+    for command in ([*sudo, "apt-get", "update"],
+                    [*sudo, "apt-get", "install", "-y", "--no-install-recommends", *debian_font_packages()]):
+        console.print(f"$ {shlex.join(command)}")
+        if code := subprocess.call(command):
+            console.print(f"[bold red]error:[/] `{command[len(sudo)]} {command[len(sudo) + 1]}` exited with {code}")
+            return code
+    discover_fonts.cache_clear()  # the new fonts
     return 0

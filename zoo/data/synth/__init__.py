@@ -14,7 +14,7 @@ from pathlib import Path
 
 from zoo.data.charset import Charset
 from zoo.data.lmdb import LmdbWriter
-from zoo.data.synth.fonts import FontInfo, discover_fonts, font_warning
+from zoo.data.synth.fonts import FontInfo, discover_fonts, font_manifest, font_set_digest, font_warning, judge_fonts
 from zoo.data.synth.render import RenderConfig, Renderer
 from zoo.data.vocabulary import SOURCE as VOCABULARY_SOURCE
 
@@ -34,25 +34,43 @@ class SynthReport:
     font_families: int
     unreadable_fonts: tuple[str, ...]  # font files fontTools could not read (left out)
     warning: str | None
+    font_digest: str = ""  # fonts.font_set_digest: a seed gives the same data set only with the same fonts
+    font_filter: bool = True
 
     @property
     def rate(self) -> float:
         return self.samples / max(self.seconds, 1e-9)
 
 
-def usable_fonts(charset: Charset, font_dirs: tuple[str, ...] = ()) -> list[FontInfo]:
+def usable_fonts(charset: Charset, font_dirs: tuple[str, ...] = (), font_filter: bool = True,
+                 progress=None) -> list[FontInfo]:
     """Fonts that can draw the charset: all of it, or (for a large set such as Chinese) at least some
-    of it; the renderer picks, per word, a font that has every character of that word."""
+    of it; the renderer picks, per word, a font that has every character of that word. With
+    ``font_filter``, only fonts the quality filter accepts (``fonts.judge_fonts``; its first run on a
+    machine renders every font once, about 10 ms each, with a ``progress`` bar)."""
     fonts, _ = discover_fonts(tuple(font_dirs))
+    found = len(fonts)
+    if font_filter:
+        fonts = _filtered(fonts, charset, progress)
     chars = charset.chars
     if charset.case != "keep":  # a case-folding charset is rendered in both cases
         chars = "".join(dict.fromkeys(chars + chars.upper() + chars.lower()))
     full = [f for f in fonts if f.covers(chars)]
     partial = full or [f for f in fonts if any(f.covers(c) for c in chars)]
     if not partial:
-        raise FileNotFoundError(f"no font on this machine draws any character of the charset "
-                                f"({len(fonts)} fonts found); see docs/data.md for font packages or pass --fonts DIR")
+        raise FileNotFoundError(f"no font on this machine draws any character of the charset ({found} fonts "
+                                f"found, {found - len(fonts)} rejected by the font filter); see docs/data.md for "
+                                f"font packages or pass --fonts DIR")
     return partial
+
+
+def _filtered(fonts, charset: Charset, progress=None) -> list[FontInfo]:
+    """The fonts the filter accepts. One rejected only for lacking some of a-z A-Z 0-9 stays (its
+    other alphanumerics passed): coverage decides, as for a CJK font without Latin letters. A font
+    that draws lower case as capitals would mislabel a case-sensitive charset's words."""
+    case_sensitive = charset.case == "keep" and any(c.islower() for c in charset.chars)
+    return [f for f, v in zip(fonts, judge_fonts(fonts, progress))
+            if (v.accepted or v.kind == "missing") and not (case_sensitive and v.caps_only)]
 
 
 def _init_worker(charset: Charset, fonts: list[FontInfo], seed: int, config: RenderConfig,
@@ -67,12 +85,13 @@ def _render_chunk(indices: range) -> list[tuple[bytes, str]]:
 
 def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset: Charset | None = None,
                config: RenderConfig = RenderConfig(), font_dirs: tuple[str, ...] = (),
-               backgrounds: str | None = None, progress=None) -> SynthReport:
-    """Render ``n`` samples (indices 0..n-1 of the data set ``seed``) into the LMDB ``out``."""
+               backgrounds: str | None = None, progress=None, font_filter: bool = True) -> SynthReport:
+    """Render ``n`` samples (indices 0..n-1 of the data set ``seed``) into the LMDB ``out``;
+    ``font_filter=False`` draws in every font that covers the words, pictorial ones included."""
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}")
     charset = charset or Charset.named("alnum36")
-    fonts = usable_fonts(charset, font_dirs)
+    fonts = usable_fonts(charset, font_dirs, font_filter, progress)
     init = (charset, fonts, seed, config, backgrounds)
     chunks = [range(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
     start = time.perf_counter()
@@ -90,12 +109,13 @@ def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset
         end = time.perf_counter()
         steady = (n - halfway[0]) / max(end - halfway[1], 1e-9) if n > halfway[0] else n / (end - start)
         report = SynthReport(str(out), n, seed, workers, end - start, steady, len(fonts),
-                             len({f.family for f in fonts}), discover_fonts(tuple(font_dirs))[1], font_warning(fonts))
+                             len({f.family for f in fonts}), discover_fonts(tuple(font_dirs))[1], font_warning(fonts),
+                             font_set_digest(fonts), font_filter)
         writer.attach("synth.json", json.dumps({
             "seed": seed, "samples": n, "charset": charset.chars, "case": charset.case,
             "vocabulary": VOCABULARY_SOURCE, "config": asdict(config), "backgrounds": backgrounds or "procedural",
-            "fonts": [f"{f.name} ({f.source})" for f in fonts], "unreadable_fonts": report.unreadable_fonts},
-            indent=1))
+            "font_filter": font_filter, "font_digest": report.font_digest, "fonts": font_manifest(fonts),
+            "unreadable_fonts": report.unreadable_fonts}, indent=1))
     return report
 
 
