@@ -3,6 +3,7 @@ decoding on IC03, and `zoo eval` end to end on an untrained model."""
 import csv
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,8 +11,8 @@ from PIL import Image
 
 from zoo.cli import main
 from zoo.data.lmdb import LmdbWriter
-from zoo.evaluate import (accuracy_by_length, confusions, evaluate, fold_case, get_protocol, load_benchmark,
-                          one_minus_ned, reported_accuracy)
+from zoo.data.benchmarks import SUITE, Resolved, get_protocol, load_benchmark, paper_numbers
+from zoo.evaluate import accuracy_by_length, confusions, evaluate, fold_case, one_minus_ned
 from zoo.registry import get_config
 
 CHARSET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -44,8 +45,9 @@ def spelled(words, frames=26, generator=None):
 def test_folder_benchmark_decodes_every_setting(tmp_path):
     bench = load_benchmark(make_folder(tmp_path / "b"))
     assert bench.lexicon_names == ["50"] and [s.label for s in bench.samples] == WORDS
+    item = Resolved(bench.path, "ic03-860", SUITE["ic03"])
     result = evaluate(spelled(WORDS), CHARSET, bench, get_protocol("ic03-860"), ["none", "50", "full"],
-                      reported={"IC03-860": {"None": 91.2, "50": 98.8}})
+                      paper=paper_numbers({"IC03-860": {"None": 91.2, "50": 98.8}}, item, 4))
     # 4 images are not the papers' 860: no paper number beside them
     assert [(r["lexicon"], r["accuracy (%)"], r["paper (%)"]) for r in result.rows] == [
         ("None", 100.0, None), ("50", 100.0, None), ("Full", 100.0, None)]
@@ -57,12 +59,14 @@ def test_folder_benchmark_decodes_every_setting(tmp_path):
 
 
 def test_the_papers_number_stands_beside_the_whole_ic03_860_only():
-    ic03, alphanumeric = get_protocol("ic03-860"), get_protocol("alphanumeric")
-    assert reported_accuracy(get_config("grcnn").reported, ic03, "50", 860) == 98.8
-    assert reported_accuracy(get_config("crnn_vgg").reported, ic03, "none", 860) == 89.4
-    assert reported_accuracy(get_config("rcnn").reported, ic03, "full", 860) is None  # RCNN reported no IC03 number
-    assert reported_accuracy(get_config("grcnn").reported, ic03, "50", 100) is None  # a subset (--limit 100)
-    assert reported_accuracy(get_config("grcnn").reported, alphanumeric, "none", 860) is None
+    ic03 = Resolved(Path("ic03"), "ic03-860", SUITE["ic03"])
+    assert paper_numbers(get_config("grcnn").reported, ic03, 860)["50"] == 98.8
+    assert paper_numbers(get_config("crnn_vgg").reported, ic03, 860)["None"] == 89.4
+    assert "Full" not in paper_numbers(get_config("rcnn").reported, ic03, 860)  # RCNN reported no IC03 number
+    assert paper_numbers(get_config("grcnn").reported, ic03, 100) == {}  # a subset (--limit 100)
+    assert paper_numbers(get_config("grcnn").reported, Resolved(Path("x"), "alphanumeric"), 860) == {}  # not a suite set
+    assert paper_numbers(get_config("grcnn").reported, Resolved(Path("svt"), "alphanumeric", SUITE["svt"]), 647) == \
+        {"None": 81.5, "50": 96.3}
 
 
 @pytest.mark.parametrize("method", ["edit", "trie", "exhaustive"])
@@ -194,12 +198,13 @@ def test_ic03_lexicon_choices_ignore_word_order_and_constant_outputs_score_near_
     # words are 17% of IC03, hence a little above 2%)
     empty = torch.full((len(bench.samples), 26, 37), -10.0)
     empty[..., 0] = 0.0
-    result = evaluate(empty.log_softmax(-1), CHARSET, bench, protocol, ["50", "full"],
-                      reported=get_config("grcnn").reported)
+    whole = paper_numbers(get_config("grcnn").reported, Resolved(ic03_dir, "ic03-860", SUITE["ic03"]), 860)
+    result = evaluate(empty.log_softmax(-1), CHARSET, bench, protocol, ["50", "full"], paper=whole)
     assert result.rows[1]["accuracy (%)"] < 5.0 and result.rows[2]["accuracy (%)"] < 1.0
     # all 860 images: the paper's numbers stand beside; the 200-image subset had none
     assert [r["paper (%)"] for r in result.rows] == [91.2, 98.8, 97.8] and result.counts["evaluated"] == 860
-    assert evaluate(noisy, CHARSET, subset, protocol, ["50"], reported=get_config("grcnn").reported).rows[1]["paper (%)"] is None
+    partial = paper_numbers(get_config("grcnn").reported, Resolved(ic03_dir, "ic03-860", SUITE["ic03"]), 200)
+    assert evaluate(noisy, CHARSET, subset, protocol, ["50"], paper=partial).rows[1]["paper (%)"] is None
     uniform = evaluate(torch.zeros(len(bench.samples), 26, 37).log_softmax(-1), CHARSET, bench, protocol, ["50"])
     assert uniform.rows[1]["accuracy (%)"] < 5.0
 
@@ -211,10 +216,14 @@ def test_zoo_eval_end_to_end_on_an_untrained_model(tmp_path, capsys):
                  "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0 and "UNTRAINED MODEL" in printed and "ic03-860, case-insensitive" in printed
-    payload = json.loads((out / "eval.json").read_text())
-    assert [r["lexicon"] for r in payload["rows"]] == ["None", "Full", "50"] or \
-        [r["lexicon"] for r in payload["rows"]] == ["None", "50", "Full"]
+    payload = json.loads((out / "grcnn_small" / "bench" / "eval.json").read_text())
+    assert [r["lexicon"] for r in payload["rows"]] == ["None", "50", "Full"]
     assert payload["meta"]["untrained"] is True and payload["meta"]["counts"]["evaluated"] == 4
+    suite = json.loads((out / "suite.json").read_text())["rows"]
+    assert [r["model"] for r in suite] == ["grcnn_small"]  # a path is no standard set: no reported rows
+    assert suite[0]["bench 50"] == payload["rows"][1]["accuracy (%)"]
+    assert suite[0]["total None (4 images)"] == payload["rows"][0]["accuracy (%)"]
+    out = out / "grcnn_small" / "bench"
     rows = list(csv.DictReader((out / "per_image.csv").open()))
     assert [r["file"] for r in rows] == [f"img_{i}.png" for i in range(1, 5)]
     assert {"ground truth", "raw prediction", "50: choice", "50: correct", "full: score"} <= set(rows[0])
@@ -224,18 +233,20 @@ def test_zoo_eval_end_to_end_on_an_untrained_model(tmp_path, capsys):
 
 def test_zoo_eval_reads_a_recipe_and_reports_bad_input(tmp_path, capsys):
     from zoo.cli import build_parser
-    from zoo.cli.eval import SHARED, resolve_options
+    from zoo.cli.eval import resolve_options
 
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("model: grcnn\nbenchmark: data/ic03\nlexicon: [none, 50, full]\ndecoder: beam\n")
+    recipe.write_text("model: grcnn\nbenchmark: ic03\nlexicon: [none, 50, full]\ndecoder: beam\n")
     options = resolve_options(build_parser().parse_args(["eval", "--recipe", str(recipe), "--decoder", "greedy"]))
-    assert options["benchmark"] == str(SHARED / "data/ic03") and options["lexicon"] == "none,50,full"
-    assert options["model"] == "grcnn" and options["decoder"] == "greedy" and options["delta"] == 3
+    assert options["benchmark"] == "ic03" and options["lexicon"] == "none,50,full"
+    assert options["model"] == ["grcnn"] and options["decoder"] == "greedy" and options["delta"] == 3
     recipe.write_text("model: grcnn_small\nlexicons: [none]\n")
     assert main(["eval", "--recipe", str(recipe)]) == 2
     assert "unknown key(s) ['lexicons']" in capsys.readouterr().out
     assert main(["eval", "grcnn_small", "--untrained", "--benchmark", str(tmp_path / "nowhere")]) == 2
-    assert "not a benchmark" in capsys.readouterr().out
+    assert "no such path" in capsys.readouterr().out
+    assert main(["eval", "grcnn_small", "--untrained", "--benchmark", "ic13-875"]) == 2
+    assert "Did you mean ic13-857" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
@@ -245,5 +256,5 @@ def test_zoo_eval_at_lower_precision_calibrates_on_rendered_words(precision, tmp
     assert main(["eval", "crnn_vgg", "--untrained", "--precision", precision, "--benchmark", str(root),
                  "--out", str(tmp_path / "out")]) == 0
     assert f"crnn_vgg ({precision})" in capsys.readouterr().out
-    assert json.loads((tmp_path / "out" / "eval.json").read_text())["meta"]["precision"] == precision
+    assert json.loads((tmp_path / "out" / "crnn_vgg" / "bench" / "eval.json").read_text())["meta"]["precision"] == precision
     assert (tmp_path / "runs/data/calibration-256.lmdb").is_dir() == (precision == "int8")

@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 import zoo
 from zoo.checkpoint import REGISTRY_DIR, load_model, shipped_models
+from zoo.data.benchmarks import SUITE, Resolved
 from zoo.evaluate import evaluate_model
 from zoo.models.recognizer import Backbone, Recognizer
 from zoo.registry import ALPHANUMERIC_36
@@ -89,6 +90,7 @@ def test_every_shipped_model_is_its_card_and_reads_ic03(name, ic03_dir):
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == card["sha256"]
     assert weights.stat().st_size < 20e6
     assert {v.dtype for v in load_file(str(weights)).values() if v.is_floating_point()} == {torch.float16}
-    _, evaluation = evaluate_model(load_model(name), ic03_dir, "ic03-860", ["none", "50"], limit=100)
+    _, evaluation = evaluate_model(load_model(name), Resolved(ic03_dir, "ic03-860", SUITE["ic03"]),
+                                   ["none", "50"], limit=100)
     accuracy = {row["lexicon"]: row["accuracy (%)"] for row in evaluation.rows}
     assert accuracy["None"] >= 55 and accuracy["50"] >= 90, accuracy  # shipped: 66-70 and 96-97 here

@@ -16,17 +16,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from zoo.checkpoint import read_checkpoint
 from zoo.report import console, html_table, markdown_table, provenance, rich_table, to_json, write_table, write_text
 from zoo.train.recipe import RecipeError, from_dict, load_recipe, parse_yaml
 
 
 @dataclass
 class BenchmarkSpec:
-    path: str = "../shared/data/ic03"
+    name: str = ""                      # a suite name (ic03, svt, ic13-857, ...): path, protocol and lexicons follow
+    path: str = ""                      # or a folder / LMDB (e.g. held-out rendered words)
     protocol: str = "ic03-860"
-    lexicons: list = field(default_factory=lambda: ["none", "50", "full"])
+    lexicons: list | None = None        # None: the suite benchmark's standard settings (a path: none)
     limit: int = 0                      # evaluate the first N images only (0: all)
     synth: dict | None = None           # {n, seed}: render this LMDB of held-out words when it is missing
     optional: bool = False              # absent: skip it (said loudly, recorded in the report), not an error
@@ -39,7 +40,7 @@ class Study:
     models: dict = field(default_factory=dict)   # name -> create_model options
     seeds: list = field(default_factory=lambda: [0, 1, 2])
     overrides: list = field(default_factory=list)   # --set style, applied to every run
-    benchmarks: list = field(default_factory=lambda: [{}])
+    benchmarks: list = field(default_factory=lambda: [{"name": "ic03"}])
     speed_batch: int = 64               # inference batch for the speed columns (training: the recipe's)
     bootstrap: int = 10_000             # bootstrap draws (seeds and images) for the significance table
     alpha: float = 0.05                 # family-wise error rate of each significance table (Holm)
@@ -55,7 +56,8 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
         key, _, value = item.partition("=")
         tree[key] = parse_yaml(value, f"--set {item!r}")
     study = from_dict(Study, tree, "")
-    study.benchmarks = [from_dict(BenchmarkSpec, b, f"benchmarks[{i}]") for i, b in enumerate(study.benchmarks)]
+    study.benchmarks = [suite_entry(from_dict(BenchmarkSpec, b, f"benchmarks[{i}]"), f"{path}: benchmarks[{i}]")
+                        for i, b in enumerate(study.benchmarks)]
     if not study.models:
         raise RecipeError(f"{path}: a study needs at least one entry under 'models'")
     kept = []
@@ -75,6 +77,32 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
     return study
 
 
+def suite_entry(spec: BenchmarkSpec, where: str) -> BenchmarkSpec:
+    """A study benchmark with its path, protocol and lexicon settings filled in from the suite when
+    it is named (under the data root, ``zoo.data.benchmarks.data_root``)."""
+    from zoo.data.benchmarks import SUITE, data_root
+
+    if bool(spec.name) == bool(spec.path):
+        raise RecipeError(f"{where}: give a suite name ({', '.join(SUITE)}) or a path, one of the two")
+    if spec.name:
+        if spec.name not in SUITE:
+            raise RecipeError(f"{where}: {spec.name!r} is not a suite benchmark; known: {', '.join(SUITE)}")
+        suite = SUITE[spec.name]
+        spec.path, spec.protocol = str(data_root() / suite.folder), suite.protocol
+        if spec.lexicons is None:
+            present = [s for s in suite.lexicons if s == "full" or (Path(spec.path) / f"lexicon_{s}.txt").is_file()]
+            spec.lexicons = ["none", *present]
+    spec.lexicons = spec.lexicons or ["none"]
+    return spec
+
+
+def resolved(spec: BenchmarkSpec):
+    """The study entry as ``zoo.data.benchmarks.Resolved`` (its suite entry when named)."""
+    from zoo.data.benchmarks import SUITE, Resolved
+
+    return Resolved(Path(spec.path), spec.protocol, SUITE.get(spec.name), bool(spec.name))
+
+
 # ------------------------------------------------------------------------------------------------
 # One run: train (or resume, or skip), then evaluate
 
@@ -90,9 +118,13 @@ def train_run(study: Study, model: str, seed: int, run_dir: Path) -> None:
 
     recipe = run_recipe(study, model, seed, run_dir)
     last = run_dir / "last.pt"
-    resume = last.is_file() and torch.load(last, weights_only=False)["train"]["state"]["step"] < recipe.train.iterations
+    resume = last.is_file() and read_checkpoint(last)["train"]["state"]["step"] < recipe.train.iterations
     if last.is_file() and not resume:
         return
+    if not last.is_file() and (run_dir / "log.jsonl").is_file():
+        # killed before its first checkpoint: nothing to continue; this study's own run starts over
+        (run_dir / "log.jsonl").unlink()
+        (run_dir / "best.pt").unlink(missing_ok=True)
     console.rule(f"[bold]{model}[/] seed {seed}" + (" (resuming)" if resume else ""))
     train(recipe, resume=resume)
 
@@ -104,13 +136,13 @@ def evaluate_run(study: Study, run_dir: Path) -> dict:
     checkpoint = trained_checkpoint(run_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir} holds no best.pt or last.pt to evaluate: train the run first")
-    trained = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    trained = read_checkpoint(checkpoint)
     model = checkpoint_model(trained, checkpoint)
     # the record outlives the checkpoint (studies commit it, not the .pt): it carries the provenance
     results = {"checkpoint": str(checkpoint), "step": trained["train"]["state"]["step"],
                "trained": trained.get("provenance"), "evaluated": provenance(), "benchmarks": {}}
     for spec in study.benchmarks:
-        _, ev = evaluate_model(model, spec.path, spec.protocol, spec.lexicons, spec.limit)
+        _, ev = evaluate_model(model, resolved(spec), spec.lexicons, spec.limit)
         results["benchmarks"][benchmark_key(spec)] = {
             "protocol": ev.protocol.label, "rows": ev.rows, "counts": ev.counts,
             "correct": {s: [row[f"{s}: correct"] for row in ev.per_image] for s in spec.lexicons},
@@ -119,7 +151,7 @@ def evaluate_run(study: Study, run_dir: Path) -> dict:
 
 
 def benchmark_key(spec: BenchmarkSpec) -> str:
-    return f"{Path(spec.path).name}" + (f"[:{spec.limit}]" if spec.limit else "")
+    return (spec.name or Path(spec.path).name) + (f"[:{spec.limit}]" if spec.limit else "")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -172,7 +204,7 @@ def model_costs(study: Study, model: str, train_batch: int, bf16: bool) -> dict:
 
 
 def accuracy_tables(study: Study, evals: dict, costs: dict) -> dict[str, list[dict]]:
-    from zoo.evaluate import get_protocol, reported_accuracy
+    from zoo.data.benchmarks import paper_numbers, setting_title
     from zoo.registry import get_config
 
     tables = {}
@@ -183,8 +215,8 @@ def accuracy_tables(study: Study, evals: dict, costs: dict) -> dict[str, list[di
             for model in study.models:
                 correct = [evals[model][s]["benchmarks"][key]["correct"][setting] for s in study.seeds]
                 accs = [100 * float(np.mean(c)) for c in correct]
-                reported = reported_accuracy(get_config(model).reported, get_protocol(spec.protocol), setting,
-                                             len(correct[0]))
+                reported = paper_numbers(get_config(model).reported, resolved(spec),
+                                         len(correct[0])).get(setting_title(setting))
                 rows.append({"model": model, "accuracy % (mean)": round(statistics.mean(accs), 2),
                              "std": round(statistics.stdev(accs), 2) if len(accs) > 1 else 0.0,
                              "per seed": " ".join(f"{a:.1f}" for a in accs), "paper": reported, **costs[model]})

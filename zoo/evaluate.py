@@ -1,230 +1,60 @@
-"""Evaluation: benchmarks as data, named protocols, lexicon-free and lexicon-based decoding, metrics.
+"""Evaluation: running a model over a benchmark, lexicon-free and lexicon-based decoding, metrics.
 
-A benchmark is a folder (``gt.txt`` with ``file<TAB>word`` lines, plus ``lexicon_<name>.txt`` files
-whose line i is image i's comma-separated lexicon, as ../shared/data/ic03) or an LMDB in the public
-layout (``lexicon-%09d`` keys for per-image lexicons). A protocol names how labels are compared and
-which are evaluated (e.g. ``ic03-860``). Lexicon settings: ``none`` (greedy or beam), a per-image
-lexicon by name (``50``, ``1k``), ``full`` (every ground truth of the benchmark) and ``50k`` (the
-English vocabulary: candidates within an edit distance, trie beam, or exhaustively).
+Benchmarks, protocols and the standard suite are data (``zoo.data.benchmarks``). Lexicon settings:
+``none`` (greedy or beam), a per-image lexicon by name (``50``, ``1k``), ``full`` (every ground truth
+of the benchmark) and ``50k`` (the English vocabulary: candidates within an edit distance, trie beam,
+or exhaustively).
 """
 from __future__ import annotations
 
 import math
-import string
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
+from zoo.data.benchmarks import (Benchmark, Protocol, Resolved, Sample, get_protocol, load_resolved, paper_numbers,
+                                 preprocess_samples, setting_title)
 from zoo.decode import edit
 from zoo.decode.ctc import greedy_decode, prefix_beam_search
 from zoo.decode.lexicon import Trie, choose, log_likelihoods, trie_beam_search
 
-ALPHANUMERIC = string.digits + string.ascii_letters
 LARGE_METHODS = ("edit", "trie", "exhaustive")
-
-
-# ---------------------------------------------------------------- protocols
-
-@dataclass(frozen=True)
-class Protocol:
-    """How predictions are compared with labels and which labels are evaluated.
-
-    ``case_sensitive`` False folds both sides to lower case; ``alphabet`` (if set) excludes every
-    image whose label has another character and drops such characters from predictions;
-    ``min_length`` excludes shorter labels. ``reported_key`` is the key of ``ModelConfig.reported``
-    holding the papers' numbers for this protocol, measured on ``reported_images`` images.
-    """
-    name: str
-    case_sensitive: bool
-    alphabet: str | None
-    min_length: int
-    reported_key: str = ""
-    reported_images: int = 0
-    description: str = ""
-
-    @property
-    def label(self) -> str:
-        parts = [self.name, "case-sensitive" if self.case_sensitive else "case-insensitive",
-                 "alphanumeric" if self.alphabet == ALPHANUMERIC else "any characters"]
-        if self.min_length > 1:
-            parts.append(f">= {self.min_length} characters")
-        return ", ".join(parts)
-
-    def normalise(self, text: str) -> str:
-        if self.alphabet is not None:
-            text = "".join(c for c in text if c in self.alphabet)
-        return text if self.case_sensitive else text.lower()
-
-    def exclusion(self, label: str) -> str | None:
-        """Why ``label`` is outside the protocol, or None if it is evaluated."""
-        if self.alphabet is not None and any(c not in self.alphabet for c in label):
-            return "non-alphanumeric characters"
-        if len(label) < self.min_length:
-            return f"shorter than {self.min_length} characters"
-        return None
-
-
-PROTOCOLS = {p.name: p for p in (
-    Protocol("ic03-860", False, ALPHANUMERIC, 3, "IC03-860", 860,
-             "IC03 test words with only alphanumeric characters and at least 3 characters, compared "
-             "case-insensitively (CRNN and GRCNN)"),
-    Protocol("alphanumeric", False, ALPHANUMERIC, 1, "", 0,
-             "alphanumeric labels, compared case-insensitively (IIIT5K, SVT, IC13 as usually reported)"),
-    Protocol("exact", True, None, 1, "", 0, "every label, compared character for character"),
-)}
-
-
-def get_protocol(name: str) -> Protocol:
-    if name not in PROTOCOLS:
-        raise KeyError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
-    return PROTOCOLS[name]
-
-
-# ---------------------------------------------------------------- benchmarks
-
-@dataclass
-class Sample:
-    name: str                       # image file or LMDB index
-    label: str
-    where: str                      # "gt.txt line 12" / "label-000000012", for messages
-    load: Callable[[], Image.Image]
-    entry: int                      # 1-based position among the listed images (lexicon line)
-    lexicons: dict[str, list[str]] = field(default_factory=dict)
-
-
-@dataclass
-class Benchmark:
-    path: Path
-    samples: list[Sample]
-    lexicon_names: list[str]
-    missing: list[str]              # "gt.txt line 7: img_0007.jpg" for images that are absent
-    labels: list[str]               # every listed label (missing images too): the Full lexicon's source
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def first(self, count: int) -> "Benchmark":
-        """The first ``count`` images only (a quick look); the Full lexicon still has every label."""
-        return Benchmark(self.path, self.samples[:count], self.lexicon_names, self.missing, self.labels)
-
-
-def load_benchmark(path: str | Path, allow_missing: bool = False) -> Benchmark:
-    """A folder with gt.txt (+ lexicon_<name>.txt) or an LMDB directory (data.mdb inside)."""
-    path = Path(path)
-    if (path / "data.mdb").is_file():
-        return _load_lmdb(path)
-    if (path / "gt.txt").is_file():
-        return _load_folder(path, allow_missing)
-    raise FileNotFoundError(f"{path}: not a benchmark (expected gt.txt with 'file<TAB>word' lines, "
-                            f"or an LMDB directory with data.mdb)")
-
-
-def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
-    gt = path / "gt.txt"
-    samples, missing, labels, entries = [], [], [], 0
-    for number, line in enumerate(gt.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        entries += 1
-        if "\t" not in line:
-            raise ValueError(f"{gt} line {number}: expected 'file<TAB>word', found no tab in {line!r}")
-        name, label = line.split("\t", 1)
-        if not label:
-            raise ValueError(f"{gt} line {number}: {name!r} has an empty label")
-        labels.append(label)
-        image = path / name
-        where = f"{gt.name} line {number}"
-        if not image.is_file():
-            missing.append(f"{where}: {name}")
-            continue
-        samples.append(Sample(name, label, where, lambda image=image: Image.open(image), entries))
-    if missing and not allow_missing:
-        raise FileNotFoundError(f"{len(missing)} image(s) listed in {gt} do not exist, e.g. "
-                                f"{'; '.join(missing[:5])}. Restore them, or pass --allow-missing to "
-                                f"evaluate the rest (the count is reported)")
-    names = sorted(p.name[len("lexicon_"):-len(".txt")] for p in path.glob("lexicon_*.txt"))
-    for lexicon_name in names:
-        _attach_lexicon(path / f"lexicon_{lexicon_name}.txt", lexicon_name, samples, entries)
-    return Benchmark(path, samples, names, missing, labels)
-
-
-def _attach_lexicon(file: Path, name: str, samples: list[Sample], entries: int) -> None:
-    """Line i of ``file`` is the lexicon of the i-th image listed in gt.txt."""
-    lines = file.read_text(encoding="utf-8").splitlines()
-    if len(lines) != entries:
-        raise ValueError(f"{file}: {len(lines)} lines for the {entries} images listed in gt.txt; line i "
-                         f"must be the comma-separated lexicon of image i")
-    for number, line in enumerate(lines, 1):
-        if not [w for w in line.split(",") if w.strip()]:
-            raise ValueError(f"{file} line {number}: empty lexicon")
-    for sample in samples:
-        sample.lexicons[name] = [w.strip() for w in lines[sample.entry - 1].split(",") if w.strip()]
-
-
-def _load_lmdb(path: Path) -> Benchmark:
-    from zoo.data.lmdb import LmdbReader, decode_image, lexicon_key
-
-    reader = LmdbReader(path)
-    samples = []
-    for index, label in enumerate(reader.labels(), 1):
-        sample = Sample(str(index), label, f"label-{index:09d}", lambda i=index: decode_image(reader.image_bytes(i)),
-                        index)
-        lexicon = reader.lexicon(index)
-        if lexicon is not None:
-            words = [w for w in lexicon if w]
-            if not words:
-                raise ValueError(f"{path}: {lexicon_key(index).decode()} is an empty lexicon")
-            sample.lexicons["lexicon"] = words
-        samples.append(sample)
-    with_lexicon = sum(bool(s.lexicons) for s in samples)
-    if 0 < with_lexicon < len(samples):
-        first = next(s for s in samples if not s.lexicons)
-        raise ValueError(f"{path}: {with_lexicon} of {len(samples)} samples have a lexicon-%09d key; "
-                         f"sample {first.name} has none (all or none must)")
-    # named by size when uniform, so `--lexicon 50` reads an LMDB copy of IC03 as it reads the folder
-    sizes = {len(s.lexicons["lexicon"]) for s in samples if s.lexicons}
-    name = str(sizes.pop()) if len(sizes) == 1 else "lexicon"
-    for s in samples:
-        if s.lexicons:
-            s.lexicons = {name: s.lexicons["lexicon"]}
-    return Benchmark(path, samples, [name] if with_lexicon else [], [], [s.label for s in samples])
 
 
 # ---------------------------------------------------------------- model outputs
 
 @torch.inference_mode()
 def model_log_probs(model, samples: Sequence[Sample], batch_size: int = 64,
-                    on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+                    on_batch: Callable[[int], None] | None = None, cache: dict | None = None) -> torch.Tensor:
     """Run ``model`` over the samples' images: (images, frames, classes) log-probabilities.
 
     Images are batched only with images of the same preprocessed width, so no image is padded
     before the network; shorter outputs are padded afterwards with certain-blank frames, which
-    change no decoding (see ``zoo.decode.lexicon.log_likelihoods``).
+    change no decoding (see ``zoo.decode.lexicon.log_likelihoods``). ``cache`` (one dict per list
+    of samples) keeps the preprocessed images for the next model with the same preprocessing.
     """
     from zoo.data.transforms import Preprocess
 
     preprocess = Preprocess.from_config(model.config)
-    tensors = []
-    for sample in samples:
-        try:
-            tensors.append(preprocess(sample.load()))
-        except OSError as err:
-            raise ValueError(f"{sample.where}: {sample.name} is not a readable image ({err})") from err
+    key = repr(preprocess.as_dict())
+    cache = {} if cache is None else cache
+    if key not in cache:
+        cache[key] = preprocess_samples(samples, preprocess)
+    tensors = cache[key]
     by_width: dict[int, list[int]] = {}
     for index, tensor in enumerate(tensors):
         by_width.setdefault(tensor.shape[-1], []).append(index)
     outputs: list[torch.Tensor | None] = [None] * len(tensors)
+    # channels_last: oneDNN's preferred layout, 1.15-1.4x the images/s of NCHW here (as in training)
+    model = model.to(memory_format=torch.channels_last)
     for indices in by_width.values():
         for start in range(0, len(indices), batch_size):
             chunk = indices[start:start + batch_size]
-            logits = model(torch.stack([tensors[i] for i in chunk]))
+            logits = model(torch.stack([tensors[i] for i in chunk]).contiguous(memory_format=torch.channels_last))
             for i, lp in zip(chunk, logits.float().log_softmax(-1)):
                 outputs[i] = lp
             if on_batch:
@@ -348,9 +178,6 @@ def confusions(predictions: Sequence[str], truths: Sequence[str], top: int = 15)
 
 # ---------------------------------------------------------------- evaluation
 
-SETTING_TITLES = {"none": "None", "full": "Full", "50k": "50k"}
-
-
 @dataclass
 class Evaluation:
     protocol: Protocol
@@ -364,10 +191,11 @@ class Evaluation:
 
 def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protocol: Protocol,
              settings: Sequence[str] = ("none",), decoder: str = "greedy", beam_width: int = 10,
-             large_method: str = "edit", delta: int = 3, reported: dict | None = None,
+             large_method: str = "edit", delta: int = 3, paper: dict | None = None,
              vocabulary: Callable[[], list[str]] | None = None) -> Evaluation:
     """Decode ``log_probs`` (one row per benchmark sample, in order) under every lexicon setting
-    and measure them against the labels under ``protocol``.
+    and measure them against the labels under ``protocol``; ``paper`` ({"None": 91.2, ...}) stands
+    beside the measured rows.
 
     Images the protocol excludes are counted, not evaluated. A lexicon that lacks an image's
     ground truth is reported by file and line (that image cannot be right under it)."""
@@ -413,7 +241,7 @@ def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protoc
         counts[f"ground truth not in lexicon {setting}"] = absent
         for note, n in results[setting].notes.items():
             counts[f"{note} ({setting})"] = n
-    rows = [{**_summary_row(setting, results[setting].words, truths, protocol, reported or {}, len(samples)),
+    rows = [{**_summary_row(setting, results[setting].words, truths, paper or {}, len(samples)),
              "decode (s)": round(seconds[setting], 3)} for setting in ["none", *[s for s in settings if s != "none"]]]
     per_image = []
     for i, sample in enumerate(samples):
@@ -427,14 +255,17 @@ def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protoc
                       confusions(results["none"].words, truths), counts, problems)
 
 
-def evaluate_model(model, path: str | Path, protocol: str = "ic03-860", settings: Sequence[str] = ("none",),
+def evaluate_model(model, item: Resolved, settings: Sequence[str] | None = None,
                    limit: int = 0) -> tuple[Benchmark, Evaluation]:
-    """``model`` on the benchmark at ``path`` (its first ``limit`` images when set) with the default
-    decoders, the paper's numbers beside: what studies and shipped-model cards report."""
-    benchmark = load_benchmark(path)
-    benchmark = benchmark.first(limit) if limit else benchmark
+    """``model`` on one benchmark (its first ``limit`` images when set; its standard lexicon settings
+    unless ``settings`` are given) with the default decoders, the paper's numbers beside: what
+    studies and shipped-model cards report."""
+    benchmark = load_resolved(item)
+    benchmark = benchmark.first(limit, get_protocol(item.protocol)) if limit else benchmark
+    settings = settings or (item.spec.settings(benchmark) if item.spec else ["none"])
     result = evaluate(model_log_probs(model, benchmark.samples), model.config.charset, benchmark,
-                      get_protocol(protocol), settings, reported=model.config.reported)
+                      get_protocol(item.protocol), settings, paper=paper_numbers(model.config.reported, item,
+                                                                                 len(benchmark.samples)))
     return benchmark, result
 
 
@@ -470,18 +301,8 @@ def _check_emittable(words: Sequence[str], charset: str, what: str) -> None:
                          f"{bad[:3]} (charset {charset!r})")
 
 
-def reported_accuracy(reported: dict, protocol: Protocol, setting: str, evaluated: int) -> float | None:
-    """A paper's number (``ModelConfig.reported``) for this protocol and lexicon setting, if any, and
-    only when ``evaluated`` is the papers' whole test set: never beside a subset (``--limit``) or
-    another set (a rendered one) that the protocol's filter was merely applied to."""
-    if not protocol.reported_key or evaluated != protocol.reported_images:
-        return None
-    return reported.get(protocol.reported_key, {}).get(SETTING_TITLES.get(setting, setting))
-
-
-def _summary_row(setting: str, predictions: Sequence[str], truths: Sequence[str], protocol: Protocol,
-                 reported: dict, evaluated: int) -> dict:
-    title = SETTING_TITLES.get(setting, setting)
-    paper = reported_accuracy(reported, protocol, setting, evaluated)
+def _summary_row(setting: str, predictions: Sequence[str], truths: Sequence[str], paper: dict,
+                 evaluated: int) -> dict:
+    title = setting_title(setting)
     return {"lexicon": title, "accuracy (%)": round(word_accuracy(predictions, truths), 2),
-            "paper (%)": paper, "1-NED": round(one_minus_ned(predictions, truths), 4), "images": evaluated}
+            "paper (%)": paper.get(title), "1-NED": round(one_minus_ned(predictions, truths), 4), "images": evaluated}

@@ -10,10 +10,9 @@ import hashlib
 import json
 from pathlib import Path
 
-import torch
 import yaml
 
-from zoo.checkpoint import REGISTRY_DIR, checkpoint_model, load_model, save_weights
+from zoo.checkpoint import REGISTRY_DIR, checkpoint_model, load_model, read_checkpoint, save_weights
 from zoo.fileio import atomic_path
 from zoo.models.profile import count_parameters
 from zoo.report import provenance
@@ -21,14 +20,18 @@ from zoo.report import provenance
 MAX_MEGABYTES = 20  # the registry's limit per shipped file
 
 
-def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str | Path = REGISTRY_DIR,
-         protocol: str = "ic03-860", lexicons: tuple[str, ...] = ("none", "50", "full")) -> dict:
+def ship(checkpoint: str | Path, name: str, benchmarks: str = "all", registry: str | Path = REGISTRY_DIR,
+         root: str | Path | None = None, protocol: str | None = None) -> dict:
     """Write ``registry/<name>.safetensors`` (fp16) from a training checkpoint, evaluate that file on
-    ``benchmark``, and write ``registry/<name>.yaml``. Returns the card."""
-    from zoo.evaluate import evaluate_model
+    ``benchmarks`` (suite names, ``all`` or paths, as ``zoo eval --benchmark``; each with its
+    standard lexicons), and write ``registry/<name>.yaml``. Returns the card."""
+    from zoo.data.benchmarks import data_root, resolve_benchmarks
+    from zoo.suite import load_suite, run_suite
+
+    loaded = load_suite(resolve_benchmarks(benchmarks, data_root(root), protocol), None)
 
     checkpoint = Path(checkpoint)
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(checkpoint)
     if "recipe" not in ckpt or "train" not in ckpt:
         raise ValueError(f"{checkpoint}: not a training checkpoint of `zoo train` (no recipe or train state); "
                          f"ship best.pt or last.pt from a run directory")
@@ -40,7 +43,7 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
         raise ValueError(f"{checkpoint}: {megabytes:.1f} MB in fp16, over the registry's {MAX_MEGABYTES} MB limit; "
                          f"train a smaller configuration (e.g. model.options.hidden_size=256)")
     model = load_model(weights)
-    bench, result = evaluate_model(model, benchmark, protocol, lexicons)
+    results = run_suite({name: model}, loaded)
     recipe, state = ckpt["recipe"], ckpt["train"]["state"]
     card = {
         "name": name,
@@ -59,10 +62,7 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
                      "commit": ckpt.get("provenance", {}).get("commit"),
                      "machine": ckpt.get("provenance", {}).get("machine"),
                      "torch": ckpt.get("provenance", {}).get("torch")},
-        "evaluation": {"benchmark": str(bench.path), "protocol": result.protocol.label,
-                       "images": result.counts["evaluated"],
-                       "word accuracy (%)": {row["lexicon"]: row["accuracy (%)"] for row in result.rows},
-                       "paper (%)": {row["lexicon"]: row["paper (%)"] for row in result.rows},
+        "evaluation": {"suite": benchmarks, "benchmarks": {r.item.title: _measured(r) for r in results},
                        "measured on": "the shipped fp16 file", **{k: v for k, v in provenance().items()
                                                                  if k in ("commit", "created", "torch", "threads")}},
     }
@@ -71,3 +71,11 @@ def ship(checkpoint: str | Path, name: str, benchmark: str | Path, registry: str
         tmp.write_text(f"# Model card for {name}: how registry/{weights.name} was made and what it measures.\n"
                        + yaml.safe_dump(card, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return card
+
+
+def _measured(result) -> dict:
+    """One benchmark's entry of a card: where, how scored, on how many images, measured and reported."""
+    ev = result.evaluation
+    return {"path": str(result.item.path), "protocol": ev.protocol.label, "images": ev.counts["evaluated"],
+            "word accuracy (%)": {row["lexicon"]: row["accuracy (%)"] for row in ev.rows},
+            "paper (%)": {row["lexicon"]: row["paper (%)"] for row in ev.rows}}

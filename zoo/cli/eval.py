@@ -1,4 +1,4 @@
-"""``zoo eval``: word accuracy of a model on a benchmark, lexicon-free and lexicon-based."""
+"""``zoo eval``: word accuracy of models on the benchmark suite, lexicon-free and lexicon-based."""
 from __future__ import annotations
 
 import argparse
@@ -6,39 +6,54 @@ import csv
 import io
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-# option: default (used when neither the command line nor a recipe sets it)
-DEFAULTS = {"model": None, "benchmark": None, "lexicon": "none", "protocol": "ic03-860", "decoder": "greedy",
+# option: default (used when neither the command line nor a recipe sets it); lexicon None: each
+# benchmark's standard settings
+DEFAULTS = {"model": None, "benchmark": None, "lexicon": None, "protocol": None, "decoder": "greedy",
             "beam_width": 10, "large_lexicon": "edit", "delta": 3, "untrained": False, "seed": 0, "precision": "fp32"}
 
 EXAMPLES = """examples:
-  zoo eval runs/grcnn/last.pt --benchmark ../shared/data/ic03 --lexicon none,50,full --out runs/eval
+  zoo eval grcnn --benchmark all                      every suite benchmark under the data root, standard lexicons
+  zoo eval grcnn crnn_vgg rcnn densenet --benchmark svt,ic13-857,ic03 --out runs/eval/suite
+  zoo eval runs/grcnn/last.pt --benchmark ic03 --lexicon none,50,full,50k
   zoo eval --recipe recipes/eval/grcnn.yaml --out runs/eval/grcnn
-  zoo eval grcnn --untrained --benchmark ../shared/data/ic03 --lexicon none,50,full,50k --limit 100
-  zoo eval crnn_vgg.safetensors --benchmark iiit5k.lmdb --protocol alphanumeric --lexicon none,50"""
+  zoo eval grcnn --untrained --benchmark ic03 --limit 100
+  zoo eval crnn_vgg.safetensors --benchmark iiit5k.lmdb --protocol alphanumeric --lexicon none,50
+
+benchmarks (folder under the data root; protocol; standard lexicons):
+  iiit5k     iiit5k/  alphanumeric, 3000 images; 50, 1k
+  svt        svt/     alphanumeric, 647; 50
+  ic03       ic03/    ic03-860 (alphanumeric, >= 3 characters), 860; 50, full
+  ic13-857   ic13/    ic03-860 rule, 857        ic13-1015  ic13/  alphanumeric, 1015
+  ic15-2077  ic15/    alphanumeric-strip, 2077  svtp  svtp/  645    cute80  cute80/  288
+The data root is --data-root, else $ZOO_DATA_ROOT, else ../shared/data (relative to where you run zoo)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from zoo.cli import HelpFormatter
 
     p = subparsers.add_parser(
-        "eval", help="word accuracy on a benchmark: lexicon-free and with 50 / Full / 50k lexicons",
+        "eval", help="word accuracy on the benchmark suite: lexicon-free and with 50 / 1k / Full / 50k lexicons",
         formatter_class=HelpFormatter, epilog=EXAMPLES,
-        description="Evaluate a model on a benchmark folder (gt.txt + lexicon_<name>.txt) or LMDB "
-                    "(lexicon-%09d keys) under a named protocol. Prints a table with the paper's "
-                    "reported numbers beside the measured ones; --out also writes eval.md/csv/json, "
-                    "by_length, confusions and per_image.csv. Lexicon decoding picks the word with "
-                    "the highest CTC likelihood, computed exactly; ties never favour a word's "
-                    "position in its lexicon.")
-    p.add_argument("model", nargs="?", help="checkpoint (.pt), weights (.safetensors) or registered model name")
+        description="Evaluate models on standard benchmarks by name (each with its protocol, image count "
+                    "and lexicons) or on any folder (gt.txt + lexicon_<name>.txt) or LMDB (lexicon-%09d keys). "
+                    "Prints a table per model and benchmark with the paper's numbers beside, then one "
+                    "combined table (a row per model, a column per benchmark and setting, the weighted "
+                    "total, the reported rows); --out writes suite.md/csv/json and, per model and "
+                    "benchmark, eval.*, by_length.*, confusions.* and per_image.csv. Lexicon decoding "
+                    "picks the word with the highest CTC likelihood, computed exactly; ties never "
+                    "favour a word's position in its lexicon.")
+    p.add_argument("model", nargs="*", help="checkpoints (.pt), weights (.safetensors) or registered model names")
     p.add_argument("--recipe", metavar="YAML", help="an evaluation recipe (recipes/eval/*.yaml); command-line "
                    "options override it")
-    p.add_argument("--benchmark", metavar="PATH", help="folder with gt.txt, or LMDB directory (a recipe's "
-                   "relative path is read from ../shared beside the checkout)")
+    p.add_argument("--benchmark", metavar="LIST", help="comma-separated suite names (see below), all (every "
+                   "one whose folder is under the data root), or paths of folders with gt.txt / LMDB directories")
+    p.add_argument("--data-root", metavar="DIR", help="where named benchmarks live [default: $ZOO_DATA_ROOT, "
+                   "else ../shared/data]")
     p.add_argument("--lexicon", metavar="LIST", help="comma-separated settings: none, a per-image lexicon "
-                   "name (50, 1k), full (every ground truth), 50k (the English vocabulary) [default: none]")
-    p.add_argument("--protocol", help="ic03-860 | alphanumeric | exact [default: ic03-860]")
+                   "name (50, 1k), full (every ground truth), 50k (the English vocabulary); each applies to "
+                   "the benchmarks that have it [default: each benchmark's standard settings]")
+    p.add_argument("--protocol", help="for benchmarks given as paths: ic03-860 | alphanumeric | "
+                   "alphanumeric-strip | exact [default: ic03-860]")
     p.add_argument("--decoder", choices=["greedy", "beam"], help="lexicon-free decoder [default: greedy]")
     p.add_argument("--beam-width", type=int, help="prefix beam width for --decoder beam and the trie "
                    "search [default: 10]")
@@ -52,27 +67,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--untrained", action="store_true", default=None,
                    help="build the registered MODEL with random (seeded) weights: exercises the pipeline only")
     p.add_argument("--seed", type=int, help="seed for --untrained weights [default: 0]")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N images (the Full lexicon still "
-                   "has every label)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N images each benchmark's protocol "
+                   "evaluates (the Full lexicon still has every label; no reported number stands beside a subset)")
     p.add_argument("--allow-missing", action="store_true", help="evaluate the images that exist when some "
                    "listed ones are missing (their count is reported)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--out", metavar="DIR", help="write eval.*, by_length.*, confusions.* and per_image.csv here")
+    p.add_argument("--out", metavar="DIR", help="write suite.* here, and eval.*, by_length.*, confusions.*, "
+                   "per_image.csv under DIR/<model>/<benchmark>/")
     p.set_defaults(func=run)
 
 
 def resolve_options(args: argparse.Namespace) -> dict:
     """Command line over recipe over defaults."""
     recipe = load_recipe(args.recipe) if args.recipe else {}
-    options = {k: getattr(args, k, None) if getattr(args, k, None) is not None else recipe.get(k, default)
+    options = {k: getattr(args, k, None) if getattr(args, k, None) not in (None, []) else recipe.get(k, default)
                for k, default in DEFAULTS.items()}
-    if isinstance(options["lexicon"], (list, tuple)):
-        options["lexicon"] = ",".join(str(x) for x in options["lexicon"])
-    if args.benchmark is None and options["benchmark"] is not None and not Path(options["benchmark"]).is_absolute():
-        options["benchmark"] = str(SHARED / options["benchmark"])
+    for key in ("lexicon", "model", "benchmark"):
+        if isinstance(options[key], (list, tuple)):
+            options[key] = ",".join(str(x) for x in options[key])
+    if isinstance(options["model"], str):
+        options["model"] = [m for m in options["model"].split(",") if m]
     for key in ("model", "benchmark"):
         if not options[key]:
-            raise ValueError(f"no {key} given: pass {'MODEL' if key == 'model' else '--benchmark PATH'} "
+            raise ValueError(f"no {key} given: pass {'MODEL' if key == 'model' else '--benchmark NAME'} "
                              f"or a --recipe that sets it")
     return options
 
@@ -88,7 +105,7 @@ def load_recipe(path: str) -> dict:
     return data
 
 
-def load(options: dict):
+def load(spec: str, options: dict):
     import torch
 
     from zoo.checkpoint import load_model
@@ -96,9 +113,9 @@ def load(options: dict):
 
     if options["untrained"]:
         torch.manual_seed(options["seed"])
-        model = create_model(options["model"]).eval()
+        model = create_model(spec).eval()
     else:
-        model = load_model(options["model"])
+        model = load_model(spec)
     if options["precision"] == "bf16":
         from zoo.models.fast import FastRecognizer
         return FastRecognizer(model, "bf16")
@@ -109,34 +126,54 @@ def load(options: dict):
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.checkpoint import REGISTRY_DIR
-    from zoo.evaluate import evaluate, get_protocol, load_benchmark, model_log_probs
-    from zoo.report import console, progress, rich_table, write_table, write_text
+    from zoo.data.benchmarks import data_root, resolve_benchmarks
+    from zoo.report import console, progress, rich_table
+    from zoo.suite import combined_table, folder_samples, load_suite, reference_rows, run_suite
 
     options = resolve_options(args)
-    protocol = get_protocol(options["protocol"])
-    settings = [s.strip().lower() for s in options["lexicon"].split(",") if s.strip()]
-    benchmark = load_benchmark(options["benchmark"], allow_missing=args.allow_missing)
-    if args.limit:
-        benchmark = benchmark.first(args.limit)
-    model = load(options)
-    cfg = model.config
-    untrained = bool(options["untrained"])
-    card = REGISTRY_DIR / f"{options['model']}.yaml"
-    if not untrained and card.is_file():
-        console.print(f"shipped weights registry/{options['model']}.safetensors; how they were made: {card}")
-    if untrained:
-        console.print(f"[bold white on red] UNTRAINED MODEL [/] {cfg.name} with random weights (seed "
-                      f"{options['seed']}): the numbers below are meaningless; this run only exercises "
-                      f"the evaluation pipeline.")
+    items = resolve_benchmarks(options["benchmark"], data_root(args.data_root), options["protocol"])
+    settings = [s.strip().lower() for s in options["lexicon"].split(",") if s.strip()] if options["lexicon"] else None
+    loaded = load_suite(items, settings, args.limit or 0, args.allow_missing)
+    models = {spec: load(spec, options) for spec in options["model"]}
+    _say_where_weights_come_from(models, options)
+    total = len(models) * sum(len(samples) for samples in folder_samples(loaded).values())
     with progress() as bar:
-        task = bar.add_task(f"{cfg.name} on {benchmark.name}", total=len(benchmark.samples), unit="img")
-        log_probs = model_log_probs(model, benchmark.samples, args.batch_size, lambda n: bar.advance(task, n))
-    result = evaluate(log_probs, cfg.charset, benchmark, protocol, settings, options["decoder"],
-                      options["beam_width"], options["large_lexicon"], options["delta"], cfg.reported)
-    title = (f"{'UNTRAINED ' if untrained else ''}{cfg.name} ({options['precision']}) on {benchmark.name} "
-             f"({protocol.label}); lexicon-free decoder: {options['decoder']}")
-    console.print(rich_table(result.rows, title))
+        task = bar.add_task(f"{len(models)} model(s) on {len(loaded)} benchmark(s)", total=total, unit="img")
+        results = run_suite(models, loaded, args.batch_size, lambda n: bar.advance(task, n),
+                            decoder=options["decoder"], beam_width=options["beam_width"],
+                            large_method=options["large_lexicon"], delta=options["delta"])
+    untrained = "UNTRAINED " if options["untrained"] else ""
+    for r in results:
+        console.print(rich_table(r.evaluation.rows, f"{untrained}{r.model} ({options['precision']}) on "
+                                 f"{r.item.title} ({r.evaluation.protocol.label}); lexicon-free decoder: "
+                                 f"{options['decoder']}"))
+    if len(results) == 1:
+        _print_details(results[0].evaluation)
+    combined = combined_table(results, reference_rows())
+    title = f"{untrained}word accuracy (%) on {', '.join(i.title for i in items)}"
+    console.print(rich_table(combined, title))
+    if args.out:
+        _write(results, combined, title, options, args.out)
+    return 0
+
+
+def _say_where_weights_come_from(models: dict, options: dict) -> None:
+    from zoo.checkpoint import REGISTRY_DIR
+    from zoo.report import console
+
+    for spec, model in models.items():
+        card = REGISTRY_DIR / f"{spec}.yaml"
+        if options["untrained"]:
+            console.print(f"[bold white on red] UNTRAINED MODEL [/] {model.config.name} with random weights (seed "
+                          f"{options['seed']}): the numbers below are meaningless; this run only exercises "
+                          f"the evaluation pipeline.")
+        elif card.is_file():
+            console.print(f"shipped weights registry/{spec}.safetensors; how they were made: {card}")
+
+
+def _print_details(result) -> None:
+    from zoo.report import console, rich_table
+
     console.print(rich_table([{"count": k, "images": v} for k, v in result.counts.items()], "Counts"))
     console.print(rich_table(result.by_length, "Lexicon-free accuracy by word length"))
     console.print(rich_table(result.confusions[:10], "Most frequent character errors (lexicon-free)"))
@@ -144,18 +181,35 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[yellow]note:[/] {problem}")
     if len(result.problems) > 10:
         console.print(f"[yellow]note:[/] ... and {len(result.problems) - 10} more (all in eval.json with --out)")
-    if args.out:
-        meta = {"model": options["model"], "untrained": untrained, "benchmark": str(benchmark.path),
-                "protocol": protocol.label, "protocol description": protocol.description,
-                "reported source": cfg.reported_source, "settings": settings, "decoder": options["decoder"],
-                "precision": options["precision"], "beam width": options["beam_width"], "large lexicon": options["large_lexicon"],
-                "delta": options["delta"], "counts": result.counts, "problems": result.problems}
-        write_table(result.rows, args.out, "eval", title, meta=meta)
-        write_table(result.by_length, args.out, "by_length", "Lexicon-free accuracy by word length")
-        write_table(result.confusions, args.out, "confusions", "Most frequent character errors (lexicon-free)")
-        write_text(Path(args.out) / "per_image.csv", _csv(result.per_image))
-        console.print(f"wrote {args.out}/eval.md|csv|json, by_length.*, confusions.*, per_image.csv")
-    return 0
+
+
+def _write(results, combined: list[dict], title: str, options: dict, out: str) -> None:
+    from zoo.report import console, provenance, write_table, write_text
+
+    for r in results:
+        ev = r.evaluation
+        folder = Path(out) / _safe(r.model) / _safe(r.item.spec.name if r.item.spec else r.item.path.name)
+        meta = {"model": r.model, "untrained": bool(options["untrained"]), "benchmark": str(r.item.path),
+                "suite name": r.item.spec.name if r.item.spec else None, "protocol": ev.protocol.label,
+                "protocol description": ev.protocol.description, "settings": [row["lexicon"] for row in ev.rows],
+                "decoder": options["decoder"], "precision": options["precision"], "beam width": options["beam_width"],
+                "large lexicon": options["large_lexicon"], "delta": options["delta"], "counts": ev.counts,
+                "problems": ev.problems}
+        write_table(ev.rows, folder, "eval", f"{r.model} on {r.item.title}", meta=meta)
+        write_table(ev.by_length, folder, "by_length", "Lexicon-free accuracy by word length")
+        write_table(ev.confusions, folder, "confusions", "Most frequent character errors (lexicon-free)")
+        write_text(folder / "per_image.csv", _csv(ev.per_image))
+    meta = {"models": list(dict.fromkeys(r.model for r in results)), "precision": options["precision"],
+            "decoder": options["decoder"], "benchmarks": {r.item.title: str(r.item.path) for r in results},
+            "provenance": provenance()}
+    write_table(combined, out, "suite", title, meta=meta)
+    console.print(f"wrote {out}/suite.md|csv|json and, per model and benchmark, eval.*, by_length.*, "
+                  f"confusions.*, per_image.csv under {out}/<model>/<benchmark>/")
+
+
+def _safe(name: str) -> str:
+    """A model or benchmark as one folder name (a checkpoint path's separators become '_')."""
+    return "".join(c if c.isalnum() or c in "-._" else "_" for c in name).strip("._") or "model"
 
 
 def _csv(rows: list[dict]) -> str:

@@ -10,16 +10,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "ship", help="publish a trained checkpoint into registry/ as fp16 safetensors + model card",
         formatter_class=HelpFormatter,
-        epilog="examples:\n  zoo ship runs/cpu/grcnn/best.pt --name grcnn --benchmark ../shared/data/ic03\n"
-               "  zoo eval grcnn --benchmark ../shared/data/ic03 --lexicon none,50,full   # then by name",
+        epilog="examples:\n  zoo ship runs/cpu/grcnn/best.pt --name grcnn               # measured on --benchmark all\n"
+               "  zoo ship runs/cpu/grcnn/best.pt --name grcnn --benchmark ic03,svt\n"
+               "  zoo eval grcnn --benchmark all   # then by name",
         description="Write registry/NAME.safetensors (fp16, refused at 20 MB or more) from a `zoo train` "
-                    "checkpoint, evaluate that file on the benchmark (IC03 None/50/Full), and write "
+                    "checkpoint, evaluate that file on the benchmark suite (each benchmark with its standard "
+                    "lexicons), and write "
                     "registry/NAME.yaml: recipe, data, steps, seed, training commit and machine, the "
                     "measured accuracy beside the paper's. `zoo eval NAME` and `zoo predict --model NAME` "
                     "then load it by name.")
     p.add_argument("checkpoint", help="best.pt or last.pt of a `zoo train` run")
     p.add_argument("--name", required=True, help="registry name: a registered model (`zoo models`)")
-    p.add_argument("--benchmark", required=True, metavar="PATH", help="folder with gt.txt (+ lexicon_50.txt)")
+    p.add_argument("--benchmark", default="all", metavar="LIST", help="suite names, all (every one under the data "
+                   "root) or paths, as in `zoo eval`")
+    p.add_argument("--data-root", metavar="DIR", help="where named benchmarks live [default: $ZOO_DATA_ROOT, "
+                   "else ../shared/data]")
     p.add_argument("--registry", default=None, help="registry folder [default: the checkout's registry/]")
     p.set_defaults(func=run)
 
@@ -31,9 +36,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.name not in list_models():
         raise ValueError(f"--name {args.name!r} is not a registered model; `zoo models` lists them")
-    card = ship(args.checkpoint, args.name, args.benchmark, **({"registry": args.registry} if args.registry else {}))
-    rows = [{"lexicon": k, "accuracy (%)": v, "paper (%)": card["evaluation"]["paper (%)"][k]}
-            for k, v in card["evaluation"]["word accuracy (%)"].items()]
-    console.print(rich_table(rows, f"registry/{card['file']} ({card['megabytes']} MB) on {card['evaluation']['protocol']}"))
+    card = ship(args.checkpoint, args.name, args.benchmark, root=args.data_root,
+                **({"registry": args.registry} if args.registry else {}))
+    rows = [{"benchmark": title, "lexicon": k, "accuracy (%)": v, "paper (%)": entry["paper (%)"][k]}
+            for title, entry in card["evaluation"]["benchmarks"].items() for k, v in entry["word accuracy (%)"].items()]
+    console.print(rich_table(rows, f"registry/{card['file']} ({card['megabytes']} MB), measured on the shipped file"))
     console.print(f"wrote {card['file']} and {args.name}.yaml")
     return 0

@@ -58,7 +58,8 @@ _GRCNN_PAPER = dict(
 
 @register_model(ModelConfig(
     **_GRCNN_PAPER,
-    reported={"IC03-860": {"None": 91.2, "50": 98.8, "Full": 97.8}},
+    reported={"IC03-860": {"None": 91.2, "50": 98.8, "Full": 97.8}, "SVT-647": {"None": 81.5, "50": 96.3},
+              "IIIT5K-3000": {"None": 80.8, "50": 98.0, "1k": 95.6}},
     reported_source="Wang & Hu 2017 (median of 10 models, as cited by later work)",
     notes="The released model: T=5, recurrent weights not shared, BiLSTM 512. Fixed 100x32 input.",
 ))

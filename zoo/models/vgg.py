@@ -29,7 +29,8 @@ class VGGBackbone(Backbone):
     citation="B. Shi, X. Bai, C. Yao. An End-to-End Trainable Neural Network for Image-based Sequence "
              "Recognition and Its Application to Scene Text Recognition. arXiv:1507.05717, TPAMI 2017.",
     width_policy="keep_ratio", hidden_size=256,
-    reported={"IC03-860": {"None": 89.4, "50": 98.7, "Full": 97.6, "50k": 95.5}},
+    reported={"IC03-860": {"None": 89.4, "50": 98.7, "Full": 97.6, "50k": 95.5}, "SVT-647": {"None": 80.8, "50": 96.4},
+              "IIIT5K-3000": {"None": 78.2, "50": 97.6, "1k": 94.4}, "IC13-1015": {"None": 86.7}},
     reported_source="arXiv v1, Table 2 (trained on Synth90k only)",
     notes="Trained at 100x32; tested at height 32 with the width proportional, at least 100.",
 ))

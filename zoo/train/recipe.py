@@ -1,7 +1,8 @@
 """YAML recipes: ``_base_`` inheritance, ``--set a.b=value`` overrides, and validation before any work.
 
-A recipe is a tree of dataclasses; the YAML may only name their fields. An unknown key or a value of
-the wrong type is an error naming the key and its closest valid names. Scales (CPU minutes vs the
+A recipe is a tree of dataclasses; the YAML may only name their fields. An unknown key, a value of
+the wrong type or out of range (``MINIMUM``) is an error naming the key (and its closest valid
+names), every problem of a recipe in one error. Scales (CPU minutes vs the
 paper's GPU schedule) differ by values only: a CPU recipe sets ``_base_`` to the paper recipe and
 overrides what it must.
 """
@@ -42,6 +43,8 @@ class DataSection:
     train_synth: SynthSection | None = None  # render ``train`` when it is missing
     val_synth: SynthSection | None = None
     val_samples: int = 0               # validate on the first N samples (0 = all)
+    real_val: list = field(default_factory=list)  # folders of real words (gt.txt): validation only, never trained on
+    real_val_samples: int = 0          # the first N words of each real_val folder (0 = all)
     charset: str = "alnum36"           # alnum36 | alnum62 | printable94 | a charset file's path
     width_policy: str | None = None    # None: the model's config (fixed / keep_ratio)
     label_policy: str = "drop"         # drop (counted) | error
@@ -70,7 +73,21 @@ class TrainSection:
     max_bad_batches: int = 20          # stop after this many non-finite losses in a row
     log_every: int = 20
     val_every: int = 1000
+    select_on: str = "rendered"        # which validation picks best.pt: rendered (data.val) | real (mean over data.real_val)
     checkpoint_every: int = 500
+
+
+# Values below these make no sense (a frequency of 0 steps, a negative count): refused at load time.
+MINIMUM = {
+    "train.iterations": 1, "train.batch_size": 1, "train.log_every": 1, "train.val_every": 1,
+    "train.checkpoint_every": 1, "data.val_samples": 0, "data.workers": 0,
+}
+
+# What a resumed run may change and still continue the same run (``recipe_changes``): extending
+# it, how often it logs, validates and saves, data loader processes (samples are seeded by index,
+# not by worker), where the recipe was read from and where the run folder is.
+RESUMABLE_CHANGES = ("train.iterations", "train.log_every", "train.val_every", "train.checkpoint_every",
+                     "data.workers", "source", "out")
 
 
 @dataclass
@@ -116,8 +133,12 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict:
 
 
 def _deep_merge(into: dict, update: dict) -> dict:
+    """``update`` merged into ``into``, mapping by mapping; a mapping with ``_delete_: true`` replaces
+    the base's instead (MMCV's convention: e.g. AdamW's optimizer_args instead of Adadelta's rho)."""
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
+        if isinstance(value, dict) and value.get("_delete_"):
+            into[key] = {k: v for k, v in value.items() if k != "_delete_"}
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
             _deep_merge(into[key], value)
         else:
             into[key] = value
@@ -145,8 +166,20 @@ def parse_yaml(text: str, where: str):
 
 
 def from_dict(cls: type, data: Any, where: str) -> Any:
+    """The dataclass ``cls`` from the mapping ``data``; every problem in it is listed in one RecipeError."""
+    problems: list[str] = []
+    built = _build(cls, data, where, problems)
+    if len(problems) == 1:
+        raise RecipeError(problems[0])
+    if problems:
+        raise RecipeError(f"{len(problems)} problems in the recipe:\n" + "\n".join(f"  - {p}" for p in problems))
+    return built
+
+
+def _build(cls: type, data: Any, where: str, problems: list[str]) -> Any:
     if not isinstance(data, dict):
-        raise RecipeError(f"recipe key {where or 'top level'!r} must be a mapping, got {data!r}")
+        problems.append(f"recipe key {where or 'top level'!r} must be a mapping, got {data!r}")
+        return cls()
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     values = {}
@@ -155,12 +188,19 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=3, cutoff=0.5)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise RecipeError(f"unknown recipe key {name!r}.{hint} Valid keys here: {', '.join(fields)}.")
-        values[key] = _convert(hints[key], value, name)
+            problems.append(f"unknown recipe key {name!r}.{hint} Valid keys here: {', '.join(fields)}.")
+            continue
+        try:
+            values[key] = _convert(hints[key], value, name, problems)
+        except RecipeError as err:
+            problems.append(str(err))
+            continue
+        if name in MINIMUM and values[key] < MINIMUM[name]:
+            problems.append(f"recipe key {name!r} must be at least {MINIMUM[name]}, got {value!r}")
     return cls(**values)
 
 
-def _convert(hint: Any, value: Any, name: str) -> Any:
+def _convert(hint: Any, value: Any, name: str, problems: list[str]) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
@@ -169,7 +209,7 @@ def _convert(hint: Any, value: Any, name: str) -> Any:
         hint = next(h for h in options if h is not type(None))
         origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, name)
+        return _build(hint, value, name, problems)
     expected = origin or hint
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -177,6 +217,32 @@ def _convert(hint: Any, value: Any, name: str) -> Any:
         raise RecipeError(f"recipe key {name!r} must be {getattr(expected, '__name__', expected)}, "
                           f"got {value!r} ({type(value).__name__})")
     return value
+
+
+def recipe_changes(before: dict, after: dict) -> list[str]:
+    """"key: old -> new" for every value that differs between two ``Recipe.as_dict()`` trees, but
+    for ``RESUMABLE_CHANGES``. A key that ``before`` lacks (a recipe saved before the key existed)
+    counts as its default, the value that run trained with."""
+    defaults = _flatten(Recipe().as_dict())
+    old, new = _flatten(before), _flatten(after)
+    absent = "(absent)"
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key, defaults.get(key, absent)), new.get(key, absent)
+        if key not in RESUMABLE_CHANGES and was != now:
+            changes.append(f"{key}: {was!r} -> {now!r}")
+    return changes
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    """{"a.b": value} for every leaf (an empty mapping has none); tuples as lists, as YAML has them."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
 
 
 def save_recipe(recipe: Recipe, path: str | Path) -> Path:

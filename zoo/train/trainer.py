@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -25,15 +26,18 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from zoo import __version__
-from zoo.checkpoint import load_model, save_checkpoint
+from zoo.checkpoint import load_model, read_checkpoint, save_checkpoint
 from zoo.data.charset import Charset
 from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
 from zoo.data.transforms import Preprocess
 from zoo.decode.ctc import greedy_decode
+from zoo.fileio import exclusive
 from zoo.registry import create_model
 from zoo.report import console, progress, provenance
-from zoo.train.recipe import Recipe, RecipeError, save_recipe
+from zoo.train import lineage
+from zoo.train.recipe import Recipe, RecipeError, recipe_changes, save_recipe
 from zoo.train.sampler import ResumableSampler
+from zoo.train.validation import RealWords, refuse_as_training
 
 
 @dataclass
@@ -130,6 +134,7 @@ def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
 def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
     preprocess = Preprocess.from_config(model.config)
     frames = frame_table(model, preprocess)
+    check_validation(recipe)
     if d.main:  # one process renders what is missing; the others wait for it
         ensure_lmdb(recipe.data.train, recipe.data.train_synth, charset, "train")
         if recipe.data.val:
@@ -149,9 +154,32 @@ def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
             val_set = torch.utils.data.Subset(val_set, range(min(recipe.data.val_samples, len(val_set))))
         val_loader = DataLoader(val_set, batch_size=64, num_workers=recipe.data.workers,
                                 collate_fn=CtcCollate(charset))
+    real_val = [RealWords(folder, preprocess, recipe.data.real_val_samples) for folder in recipe.data.real_val] \
+        if d.main else []
     if d.main:
         console.print(f"train {train_path}: {train_set.label_report.summary()}")
-    return loader, sampler, val_loader, preprocess, train_set.label_report
+        for words in real_val:
+            console.print(f"real validation words: {len(words)} from {words.name} (never trained on)")
+    return loader, sampler, val_loader, real_val, preprocess, train_set.label_report
+
+
+def check_validation(recipe: Recipe) -> None:
+    """Validation data that exists, is never trained on, and can pick best.pt as the recipe says."""
+    data, select_on = recipe.data, recipe.train.select_on
+    if select_on not in ("rendered", "real"):
+        raise RecipeError(f"train.select_on must be rendered or real, got {select_on!r}")
+    if select_on == "real" and not data.real_val:
+        raise RecipeError("train.select_on=real needs data.real_val folders (e.g. [../shared/data/dev/svt_train]); "
+                          "or set train.select_on=rendered")
+    if select_on == "rendered" and not data.val and data.real_val:
+        raise RecipeError("train.select_on=rendered needs data.val (held-out rendered words); or set "
+                          "train.select_on=real")
+    for folder in data.real_val:
+        if not (Path(folder) / "gt.txt").is_file():
+            raise RecipeError(f"data.real_val: {folder} is not a folder of real words with gt.txt (the shared "
+                              f"dev folders are ../shared/data/dev/*); remove it with --set data.real_val=[] "
+                              f"train.select_on=rendered")
+    refuse_as_training(data.train, data.real_val)
 
 
 def _augmenter(recipe: Recipe):
@@ -197,8 +225,10 @@ def stop_requests():
         return
 
     def request(signum, frame):
-        if received:
-            raise KeyboardInterrupt
+        if received:  # the CLI prints this as one line and exits 130 (zoo.cli.main)
+            raise KeyboardInterrupt(f"stopped at once by a second {signal.Signals(signum).name}, without saving "
+                                    f"the step reached; the last checkpoint written stays: `zoo train RECIPE "
+                                    f"--resume` continues from it (in a study, run `zoo ablate STUDY` again)")
         received.append(signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, request) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -210,24 +240,33 @@ def stop_requests():
 
 
 class Trainer:
-    def __init__(self, recipe: Recipe, resume: bool = False, init_from: str | None = None):
+    def __init__(self, recipe: Recipe, resume: bool = False, init_from: str | None = None,
+                 allow_recipe_change: bool = False):
         if resume and init_from:
             raise RecipeError("--resume continues a run; --init-from starts a new one from weights: choose one")
+        if allow_recipe_change and not resume:
+            raise RecipeError("--allow-recipe-change applies to --resume only")
         self.recipe, self.d = recipe, init_distributed()
         self.out = Path(recipe.out)
+        # checked before any work, so a refusal costs nothing
+        resumed = self._read_resume(allow_recipe_change) if resume else None
+        if not resume:
+            self._refuse_existing_run()
         seed_everything(recipe.seed)
         self.charset = Charset.resolve(recipe.data.charset)
         # channels_last: the layout oneDNN's (and cuDNN's) convolutions prefer, 1.3-1.5x the training
         # images/s of NCHW on CPU (docs/performance.md); the values, and the saved state dict, are the same
         self.model = build_model(recipe, self.charset, init_from).to(self.d.device, memory_format=torch.channels_last)
-        self.loader, self.sampler, self.val_loader, self.preprocess, self.label_report = \
+        self.loader, self.sampler, self.val_loader, self.real_val, self.preprocess, self.label_report = \
             build_data(recipe, self.model, self.charset, self.d)
         self.optimizer, self.scheduler = build_optimizer(recipe, self.model)
         self.ema = self._build_ema()
         self.state = TrainState()
         self.net = self._wrap_distributed()
-        if resume:
-            self._resume()
+        # the lineage of the starting weights; a resumed run's own segment is rewritten at each checkpoint
+        self.inherited, self.init_from = lineage.inherited(init_from), init_from
+        if resumed is not None:
+            self._resume(resumed)
         elif self.d.main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "log.jsonl").write_text("")
@@ -255,17 +294,45 @@ class Trainer:
                 "model": self.model.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-                "state": asdict(self.state)},
+                "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state(), "python": random.getstate()},
+                "state": {**asdict(self.state), "skipped": dict(self.state.skipped)}},
             recipe=self.recipe.as_dict(), preprocess=self.preprocess.as_dict(), charset=self.charset.chars,
-            provenance={**provenance(), "zoo_version": __version__})
+            provenance={**provenance(), "zoo_version": __version__},
+            lineage=[*self.inherited, lineage.segment(self.recipe, self.init_from, self.state.step, provenance()["commit"])])
 
-    def _resume(self) -> None:
+    def _refuse_existing_run(self) -> None:
+        """Without --resume, ``out`` must not hold a run: starting anew would replace its checkpoints
+        and empty its log."""
+        held = [name for name in ("last.pt", "best.pt", "log.jsonl")
+                if (self.out / name).is_file() and (self.out / name).stat().st_size]
+        if held:
+            raise RecipeError(f"out {self.out} already holds a run ({', '.join(held)}); starting anew would replace "
+                              f"it: continue it with --resume, or choose a new out (--set out=runs/another)")
+
+    def _read_resume(self, allow_recipe_change: bool) -> dict:
+        """out/last.pt, refused when the recipe differs from the one it was trained with (another batch,
+        model or data makes the rest no continuation of that run) unless ``allow_recipe_change``."""
         path = self.out / "last.pt"
         if not path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume")
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = read_checkpoint(path)
+        if "train" not in ckpt or "recipe" not in ckpt:
+            raise ValueError(f"--resume: {path} is not a training checkpoint of `zoo train` (no train state)")
+        changes = "; ".join(recipe_changes(ckpt["recipe"], self.recipe.as_dict()))
+        if changes and not allow_recipe_change:
+            raise RecipeError(f"--resume: the recipe differs from the one {path} was trained with ({changes}), so "
+                              f"the rest would not continue that run: undo the change, train anew with a new out, "
+                              f"or add --allow-recipe-change to continue anyway")
+        if changes and self.d.main:
+            print(f"warning: --resume --allow-recipe-change: {path} continues with a changed recipe ({changes}); "
+                  f"its losses are no longer those of one uninterrupted run", file=sys.stderr)
+        return ckpt
+
+    def _resume(self, ckpt: dict) -> None:
+        path = self.out / "last.pt"
         train = ckpt["train"]
+        if ckpt.get("lineage"):
+            self.inherited, self.init_from = ckpt["lineage"][:-1], ckpt["lineage"][-1]["init_from"]
         self.model.load_state_dict(train["model"])
         if self.ema:
             self.ema.load_state_dict(train["ema"])
@@ -273,7 +340,7 @@ class Trainer:
         if self.scheduler:
             self.scheduler.load_state_dict(train["scheduler"])
         torch.set_rng_state(train["rng"]["torch"])
-        np.random.set_state(train["rng"]["numpy"])
+        np.random.set_state(tuple(train["rng"]["numpy"]))
         random.setstate(train["rng"]["python"])
         self.state = TrainState(**{**train["state"], "skipped": Counter(train["state"]["skipped"])})
         if self.d.main:
@@ -346,14 +413,25 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict:
+        """Word accuracy on the held-out rendered words and on each folder of real words."""
         model = (self.ema.module if self.ema else self.model).eval()
-        correct = total = 0
-        for batch in self.val_loader:
-            predictions = greedy_decode(model(batch.images.to(self.d.device, memory_format=torch.channels_last)),
-                                       self.charset.chars)
-            correct += sum(p == t for p, t in zip(predictions, batch.labels))
-            total += len(batch)
-        return {"val_accuracy": correct / max(total, 1), "val_samples": total}
+        result = {}
+        if self.val_loader is not None:
+            correct = total = 0
+            for batch in self.val_loader:
+                predictions = greedy_decode(model(batch.images.to(self.d.device, memory_format=torch.channels_last)),
+                                           self.charset.chars)
+                correct += sum(p == t for p, t in zip(predictions, batch.labels))
+                total += len(batch)
+            result.update(val_accuracy=correct / max(total, 1), val_samples=total)
+        if self.real_val:
+            real = {words.name: words.accuracy(model, self.d.device) for words in self.real_val}
+            result.update(real_val_accuracy=real, real_val_mean=sum(real.values()) / len(real))
+        return result
+
+    def _select(self, result: dict) -> float:
+        """The accuracy that picks best.pt (train.select_on)."""
+        return result["real_val_mean"] if self.recipe.train.select_on == "real" else result["val_accuracy"]
 
     def _log(self, record: dict) -> None:
         with open(self.out / "log.jsonl", "a") as f:
@@ -408,13 +486,13 @@ class Trainer:
             self._log({"step": s.step, "epoch": s.epoch, "loss": loss, "lr": self.optimizer.param_groups[0]["lr"],
                        "images_per_s": round(images_per_s, 1), "bad_batches": s.bad_total,
                        "skipped": dict(s.skipped)})
-        if self.val_loader is not None and (s.step % t.val_every == 0 or s.step == t.iterations):
+        validates = self.val_loader is not None or self.real_val
+        if validates and (s.step % t.val_every == 0 or s.step == t.iterations):
             result = self.validate()
             self._log({"step": s.step, **result})
-            console.print(f"step {s.step}: validation word accuracy {result['val_accuracy']:.4f} "
-                          f"on {result['val_samples']} held-out rendered words")
-            if result["val_accuracy"] > s.best_accuracy:
-                s.best_accuracy = result["val_accuracy"]
+            console.print(f"step {s.step}: " + _validation_summary(result))
+            if self._select(result) > s.best_accuracy:
+                s.best_accuracy = self._select(result)
                 self._checkpoint("best.pt")
         if s.step % t.checkpoint_every == 0 or s.step == t.iterations:
             self._checkpoint("last.pt")
@@ -432,5 +510,25 @@ class Trainer:
         return summary
 
 
-def train(recipe: Recipe, resume: bool = False, init_from: str | None = None) -> dict:
-    return Trainer(recipe, resume, init_from).run()
+def _validation_summary(result: dict) -> str:
+    parts = []
+    if "val_accuracy" in result:
+        parts.append(f"{100 * result['val_accuracy']:.2f}% of {result['val_samples']} held-out rendered words")
+    parts += [f"{100 * acc:.2f}% of real {name}" for name, acc in result.get("real_val_accuracy", {}).items()]
+    return "validation word accuracy " + ", ".join(parts)
+
+
+def _numpy_rng_state() -> list:
+    """numpy's global RNG state as plain data (a checkpoint holds no numpy objects, so it loads with
+    weights_only=True): ["MT19937", keys, pos, has_gauss, cached_gaussian]."""
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    return [name, keys.tolist(), pos, has_gauss, cached]
+
+
+def train(recipe: Recipe, resume: bool = False, init_from: str | None = None,
+          allow_recipe_change: bool = False) -> dict:
+    """Train ``recipe``. Process 0 holds ``out/.lock`` for the whole run, so a second run into the
+    same ``out`` is refused rather than interleaving one log and one set of checkpoints."""
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    with exclusive(recipe.out, "`zoo train`") if main_process else nullcontext():
+        return Trainer(recipe, resume, init_from, allow_recipe_change).run()

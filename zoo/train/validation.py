@@ -1,0 +1,62 @@
+"""Validation during training on real word crops: folders of real words (``gt.txt`` + images, e.g.
+../shared/data/dev/*, cut from benchmarks' *training* splits) that are never trained on.
+
+Rendered validation words say how well a model reads the renderer; real ones say how well that
+transfers, which is what checkpoints, schedules and renderer settings should be chosen on. Words are
+scored like IC15-2077 (case-insensitive, other characters than letters and digits dropped).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from zoo.data.benchmarks import get_protocol, load_benchmark, preprocess_samples
+from zoo.decode.ctc import greedy_decode
+
+PROTOCOL = "alphanumeric-strip"
+
+
+class RealWords:
+    """One folder of real validation words, preprocessed once and batched by width."""
+
+    def __init__(self, folder: str | Path, preprocess, limit: int = 0, batch_size: int = 64):
+        protocol = get_protocol(PROTOCOL)
+        samples = [s for s in load_benchmark(folder).samples if protocol.exclusion(s.label) is None]
+        samples = samples[:limit] if limit else samples
+        if not samples:
+            raise ValueError(f"data.real_val: {folder} holds no word the {PROTOCOL} protocol keeps")
+        self.name = Path(folder).name
+        self.protocol = protocol
+        self.truths = [protocol.normalise(s.label) for s in samples]
+        tensors = preprocess_samples(samples, preprocess)
+        by_width: dict[int, list[int]] = {}
+        for index, tensor in enumerate(tensors):
+            by_width.setdefault(tensor.shape[-1], []).append(index)
+        self.batches = [(chunk, torch.stack([tensors[i] for i in chunk]))
+                        for indices in by_width.values()
+                        for chunk in (indices[s:s + batch_size] for s in range(0, len(indices), batch_size))]
+
+    def __len__(self) -> int:
+        return len(self.truths)
+
+    @torch.no_grad()
+    def accuracy(self, model, device: torch.device) -> float:
+        """Lexicon-free (greedy) word accuracy of ``model`` in eval mode, as a fraction."""
+        predictions = [""] * len(self.truths)
+        for chunk, images in self.batches:
+            logits = model(images.to(device, memory_format=torch.channels_last))
+            for i, word in zip(chunk, greedy_decode(logits, model.config.charset)):
+                predictions[i] = self.protocol.normalise(word)
+        return sum(p == t for p, t in zip(predictions, self.truths)) / len(self.truths)
+
+
+def refuse_as_training(train: str, real_val: list[str]) -> None:
+    """A real validation folder (or anything inside one) given as training data is an error: those
+    words choose checkpoints, so training on them would make every choice look better than it is."""
+    target = Path(train).resolve()
+    for folder in real_val:
+        root = Path(folder).resolve()
+        if target == root or root in target.parents:
+            raise ValueError(f"data.train {train!r} is the real validation folder {folder!r} (data.real_val) or "
+                             f"inside it: validation words are never trained on; train on rendered words")
