@@ -4,6 +4,8 @@ import pytest
 
 from zoo.train.recipe import RecipeError, load_recipe
 
+REPO_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
@@ -67,3 +69,14 @@ def test_every_problem_of_a_recipe_is_reported_at_once(tiny_recipe):
     for named in ["'train.log_every' must be at least 1", "unknown recipe key 'train.batchsize'",
                   "'data.workers' must be at least 0", "'train.lr' must be float"]:
         assert named in message
+
+
+def test_a_mapping_with_delete_replaces_its_bases_instead_of_merging(tmp_path):
+    child = tmp_path / "adamw.yaml"
+    child.write_text(f"_base_: {REPO_RECIPES / 'cpu/grcnn.yaml'}\ntrain: {{optimizer: adamw, optimizer_args: {{_delete_: true, "
+                     f"betas: [0.9, 0.99]}}}}\n")
+    assert load_recipe(child).train.optimizer_args == {"betas": [0.9, 0.99]}  # Adadelta's rho is gone
+    merged = tmp_path / "merged.yaml"
+    merged.write_text(f"_base_: {REPO_RECIPES / 'cpu/grcnn.yaml'}\ntrain: {{optimizer_args: {{eps: 1.0e-6}}}}\n")
+    assert load_recipe(merged).train.optimizer_args == {"rho": 0.95, "eps": 1.0e-6}
+    assert load_recipe(child, ["train.optimizer_args={_delete_: true}"]).train.optimizer_args == {}

@@ -76,6 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     syn.add_argument("--backgrounds", metavar="DIR", help="images to cut background crops from")
     syn.add_argument("--no-font-filter", dest="font_filter", action="store_false",
                      help="draw in every font covering the words, pictorial ones too (an ablation)")
+    syn.add_argument("--preset", default="baseline", choices=("baseline", "scene"),
+                     help="renderer settings: baseline (MJSynth-like cards, dictionary words) or scene (street-"
+                     "sign words; loose crops with neighbouring letters, photographs, uneven light, low "
+                     "resolution, motion blur; see docs/data.md)")
     syn.set_defaults(func=run_synth)
     _register_fonts(verbs)
 
@@ -141,16 +145,17 @@ def run_synth(args: argparse.Namespace) -> int:
     from zoo.data.synth.render import RenderConfig
     from zoo.report import console, progress, rich_table
 
-    config = RenderConfig(max_frames=args.max_frames, p_vertical=args.vertical)
+    config = RenderConfig.preset(args.preset, max_frames=args.max_frames, p_vertical=args.vertical)
     with progress() as bar:
         report = synthesize(args.n, args.out, args.seed, args.workers, Charset.resolve(args.charset), config,
-                            tuple(args.fonts), args.backgrounds, bar, args.font_filter)
+                            tuple(args.fonts), args.backgrounds, bar, args.font_filter, args.preset)
     if report.warning:
         console.print(f"[bold yellow]warning:[/] {report.warning}")
     if report.unreadable_fonts:
         console.print(f"[yellow]left out {len(report.unreadable_fonts)} unreadable font files[/] "
                       f"(listed in {report.path}/synth.json), e.g. {report.unreadable_fonts[0]}")
-    console.print(rich_table([{"samples": report.samples, "seed": report.seed, "workers": report.workers,
+    console.print(rich_table([{"samples": report.samples, "seed": report.seed, "preset": report.preset,
+                               "workers": report.workers,
                                "font styles": report.fonts, "families": report.font_families,
                                "font filter": "on" if report.font_filter else "off", "font set": report.font_digest,
                                "seconds": report.seconds, "img/s": report.rate}], f"rendered {report.path}"))

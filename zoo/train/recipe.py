@@ -34,6 +34,9 @@ class SynthSection:
     """How to render a missing LMDB with the project's word renderer (``zoo data synth``)."""
     n: int = 0
     seed: int = 0
+    preset: str = "baseline"           # renderer settings: baseline | scene (zoo.data.synth.render.PRESETS)
+    font_filter: bool = True           # False: every font that covers the words (an ablation arm)
+    fonts: str = "all"                 # all: pip's and the system's (zoo data fonts --install) | pip: pip's only
 
 
 @dataclass
@@ -81,6 +84,7 @@ class TrainSection:
 MINIMUM = {
     "train.iterations": 1, "train.batch_size": 1, "train.log_every": 1, "train.val_every": 1,
     "train.checkpoint_every": 1, "data.val_samples": 0, "data.workers": 0,
+    "data.real_val_samples": 0,
 }
 
 # What a resumed run may change and still continue the same run (``recipe_changes``): extending
@@ -155,7 +159,10 @@ def _apply_override(tree: dict, item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise RecipeError(f"--set {item!r}: {part!r} is not a section")
-    node[leaf] = parse_yaml(raw, f"--set {item!r}")
+    value = parse_yaml(raw, f"--set {item!r}")
+    if isinstance(value, dict):  # an override replaces a mapping whole: _delete_ asks for what it does anyway
+        value = {k: v for k, v in value.items() if k != "_delete_"}
+    node[leaf] = value
 
 
 def parse_yaml(text: str, where: str):

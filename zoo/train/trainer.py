@@ -124,8 +124,11 @@ def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
                           f"--out {path} --seed 1`, point data.{key} at your LMDB (e.g. MJSynth), or set "
                           f"data.{key}_synth: {{n: N, seed: S}} to render it automatically")
     from zoo.data.synth import synthesize
+    if synth.fonts not in ("all", "pip"):
+        raise RecipeError(f"data.{key}_synth.fonts must be all or pip, got {synth.fonts!r}")
     with progress() as bar:
-        report = synthesize(synth.n, path, seed=synth.seed, workers=2, charset=charset, progress=bar)
+        report = synthesize(synth.n, path, seed=synth.seed, workers=2, charset=charset, progress=bar,
+                            font_filter=synth.font_filter, preset=synth.preset, system_fonts=synth.fonts == "all")
     console.print(f"rendered {report.samples} words into {path} at {report.rate:.0f} img/s "
                   f"({report.font_families} font families)" + (f"; {report.warning}" if report.warning else ""))
     return path

@@ -1,8 +1,9 @@
 """The synthetic word renderer: ``synthesize(n, out, seed, workers)`` writes an MJSynth-like LMDB.
 
-Words (``words``) in fonts found on the machine (``fonts``) over procedural backgrounds
-(``backgrounds``), distorted (``effects``) and rendered by ``render.Renderer``. Sample i depends only
-on (seed, i), so the output is the same for any number of workers.
+Words (``words``) in fonts found on the machine (``fonts``) over procedural and photographic
+backgrounds (``backgrounds``), distorted (``effects``) and rendered by ``render.Renderer`` with the
+settings of a preset (``render.PRESETS``: "baseline", "scene"). Sample i depends only on (seed, i), so
+the output is the same for any number of workers.
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from zoo.data.charset import Charset
 from zoo.data.lmdb import LmdbWriter
+from zoo.data.synth.backgrounds import PHOTO_PACKAGES, photo_paths
 from zoo.data.synth.fonts import FontInfo, discover_fonts, font_manifest, font_set_digest, font_warning, judge_fonts
 from zoo.data.synth.render import RenderConfig, Renderer
+from zoo.data.vocabulary import SIGN_SOURCES
 from zoo.data.vocabulary import SOURCE as VOCABULARY_SOURCE
 
 CHUNK = 128
@@ -36,6 +39,7 @@ class SynthReport:
     warning: str | None
     font_digest: str = ""  # fonts.font_set_digest: a seed gives the same data set only with the same fonts
     font_filter: bool = True
+    preset: str = "baseline"
 
     @property
     def rate(self) -> float:
@@ -43,12 +47,14 @@ class SynthReport:
 
 
 def usable_fonts(charset: Charset, font_dirs: tuple[str, ...] = (), font_filter: bool = True,
-                 progress=None) -> list[FontInfo]:
+                 progress=None, system_fonts: bool = True) -> list[FontInfo]:
     """Fonts that can draw the charset: all of it, or (for a large set such as Chinese) at least some
     of it; the renderer picks, per word, a font that has every character of that word. With
     ``font_filter``, only fonts the quality filter accepts (``fonts.judge_fonts``; its first run on a
-    machine renders every font once, about 10 ms each, with a ``progress`` bar)."""
-    fonts, _ = discover_fonts(tuple(font_dirs))
+    machine renders every font once, about 10 ms each, with a ``progress`` bar). ``system_fonts=False``
+    leaves the system's font directories out (pip's fonts and ``font_dirs`` only: the renderer of
+    before the Debian font set, an ablation arm)."""
+    fonts, _ = discover_fonts(tuple(font_dirs), system_fonts)
     found = len(fonts)
     if font_filter:
         fonts = _filtered(fonts, charset, progress)
@@ -84,14 +90,18 @@ def _render_chunk(indices: range) -> list[tuple[bytes, str]]:
 
 
 def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset: Charset | None = None,
-               config: RenderConfig = RenderConfig(), font_dirs: tuple[str, ...] = (),
-               backgrounds: str | None = None, progress=None, font_filter: bool = True) -> SynthReport:
-    """Render ``n`` samples (indices 0..n-1 of the data set ``seed``) into the LMDB ``out``;
-    ``font_filter=False`` draws in every font that covers the words, pictorial ones included."""
+               config: RenderConfig | None = None, font_dirs: tuple[str, ...] = (),
+               backgrounds: str | None = None, progress=None, font_filter: bool = True,
+               preset: str = "baseline", system_fonts: bool = True) -> SynthReport:
+    """Render ``n`` samples (indices 0..n-1 of the data set ``seed``) into the LMDB ``out`` with
+    ``config``, by default the settings of ``preset``; ``font_filter=False`` draws in every font that
+    covers the words, pictorial ones included."""
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}")
     charset = charset or Charset.named("alnum36")
-    fonts = usable_fonts(charset, font_dirs, font_filter, progress)
+    config = config or RenderConfig.preset(preset)
+    photos = [str(p) for p in photo_paths()] if config.p_photo > 0 else []
+    fonts = usable_fonts(charset, font_dirs, font_filter, progress, system_fonts)
     init = (charset, fonts, seed, config, backgrounds)
     chunks = [range(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
     start = time.perf_counter()
@@ -109,14 +119,23 @@ def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset
         end = time.perf_counter()
         steady = (n - halfway[0]) / max(end - halfway[1], 1e-9) if n > halfway[0] else n / (end - start)
         report = SynthReport(str(out), n, seed, workers, end - start, steady, len(fonts),
-                             len({f.family for f in fonts}), discover_fonts(tuple(font_dirs))[1], font_warning(fonts),
-                             font_set_digest(fonts), font_filter)
+                             len({f.family for f in fonts}), discover_fonts(tuple(font_dirs), system_fonts)[1],
+                             _warning(fonts, config, photos), font_set_digest(fonts), font_filter, preset)
         writer.attach("synth.json", json.dumps({
-            "seed": seed, "samples": n, "charset": charset.chars, "case": charset.case,
-            "vocabulary": VOCABULARY_SOURCE, "config": asdict(config), "backgrounds": backgrounds or "procedural",
+            "seed": seed, "samples": n, "charset": charset.chars, "case": charset.case, "preset": preset,
+            "vocabulary": VOCABULARY_SOURCE, "sign_vocabularies": SIGN_SOURCES, "config": asdict(config),
+            "backgrounds": backgrounds or "procedural", "background_photos": photos,
             "font_filter": font_filter, "font_digest": report.font_digest, "fonts": font_manifest(fonts),
             "unreadable_fonts": report.unreadable_fonts}, indent=1))
     return report
+
+
+def _warning(fonts: list[FontInfo], config: RenderConfig, photos: list[str]) -> str | None:
+    """The font warning, and one when photographic backgrounds are asked for but none is installed."""
+    missing = None if photos or config.p_photo == 0 else (
+        f"no background photographs installed, procedural backgrounds drawn instead: "
+        f"apt-get install {' '.join(PHOTO_PACKAGES)}")
+    return "; ".join(w for w in (font_warning(fonts), missing) if w) or None
 
 
 def _render(init: tuple, chunks: list[range], workers: int):

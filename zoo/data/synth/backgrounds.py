@@ -1,11 +1,13 @@
-"""Procedural backgrounds behind rendered words: flat, gradients, smooth textures, pixel noise and
-crops of larger images blended in (MJSynth blends crops of natural images; with none available here,
-the crops come from procedurally drawn scenes, or from the user's images with ``--backgrounds DIR``).
+"""Backgrounds behind rendered words: flat, gradients, smooth textures, pixel noise and crops of
+larger images blended in (MJSynth blends crops of natural images): procedurally drawn scenes, or the
+user's images with ``--backgrounds DIR``; and, for the scene preset, crops of real photographs that
+Debian packages ship (``PHOTO_PACKAGES``: installed with ``apt-get``, see docs/data.md).
 
 Every background is ``base colour + amplitude x (pattern - 0.5)`` with the amplitude bounded by the
 renderer, so the contrast between text and background stays controlled."""
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,18 @@ from PIL import Image, ImageDraw, ImageFilter
 
 KINDS = ("flat", "gradient", "texture", "noise", "crop")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# The Debian packages (checked on Debian 12: mate-backgrounds 1.26.0-1, plasma-workspace-wallpapers
+# 4:5.27.5-2) whose photographs become backgrounds, and which of their files are photographs (the
+# others are drawings, logos and flat colours). System paths only: never a benchmark or dev folder.
+PHOTO_PACKAGES = {
+    "mate-backgrounds": ("/usr/share/backgrounds/mate/nature/*.jpg",),  # 12: leaves, flowers, dunes, wood, rain
+    "plasma-workspace-wallpapers": tuple(  # 11: a jetty, boats, a forest path, sky, architecture, a lake
+        f"/usr/share/wallpapers/{name}/contents/images/{size}.jpg" for name, size in (
+            ("BytheWater", "1920x1080"), ("ColdRipple", "1920x1080"), ("ColorfulCups", "2560x1600"),
+            ("DarkestHour", "1920x1080"), ("EveningGlow", "1920x1080"), ("FallenLeaf", "1920x1080"),
+            ("Grey", "1920x1080"), ("Kite", "1920x1080"), ("OneStandsOut", "1920x1080"),
+            ("Path", "1920x1080"), ("summer_1am", "1920x1080"))),
+}
 
 
 def _gradient(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -78,6 +92,55 @@ class CropPool:
         return np.asarray(patch.resize((w, h), Image.BILINEAR), np.float32) / 255.0
 
 
+def photo_paths() -> list[Path]:
+    """The photographs of ``PHOTO_PACKAGES`` installed on this machine, sorted."""
+    patterns = [pattern for globs in PHOTO_PACKAGES.values() for pattern in globs]
+    return sorted({Path(p) for pattern in patterns for p in glob.glob(pattern)})
+
+
+class PhotoPool:
+    """Photographs to cut backgrounds from, decoded once at a reduced size (JPEG draft mode: 1/2 or 1/4
+    scale, 640-960 px wide, a few ms each), each with its halves and quarters: a crop is resized from
+    the level nearest its scale, so that resizing costs what the output does, not the crop's area."""
+    LEVELS = 3
+
+    def __init__(self, paths: list[Path]):
+        self.paths = list(paths)
+        self.images = []
+        for path in self.paths:
+            image = Image.open(path)
+            image.draft("RGB", (640, 360))
+            image = image.convert("RGB")
+            self.images.append([image] + [image.reduce(2 ** k) for k in range(1, self.LEVELS)])
+
+    def crop(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+        """A random crop resized to w x h, over a wide range of scales (a patch of wall to a whole tree)
+        and blurred by a random radius (a background out of focus behind a sign), as a pattern: centred
+        on 0.5 and stretched to 0..1, except that a nearly flat crop (sky) stays nearly flat."""
+        levels = self.images[rng.integers(len(self.images))]
+        scale = max(h / levels[0].height, w / levels[0].width, rng.uniform(0.1, 0.6))
+        level = min(int(np.log2(1 / scale)), self.LEVELS - 1)  # scale at that level: (0.5, 1] (0.4 at least)
+        image, scale = levels[level], scale * 2 ** level
+        sw, sh = image.size
+        cw, ch = min(sw, int(np.ceil(w / scale))), min(sh, int(np.ceil(h / scale)))
+        x, y = int(rng.integers(0, sw - cw + 1)), int(rng.integers(0, sh - ch + 1))
+        patch = image.resize((w, h), Image.BILINEAR, box=(x, y, x + cw, y + ch))
+        patch = patch.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 1.0))))
+        values = np.asarray(patch, np.float32)
+        deviation = values - values.mean((0, 1))
+        return 0.5 + deviation / (2 * max(float(np.abs(deviation).max()), 24.0))
+
+
+def photo_background(rng: np.random.Generator, h: int, w: int, base: np.ndarray, amplitude: float,
+                     photos: PhotoPool) -> Image.Image:
+    """A crop of a photograph around ``base``, varying by at most ``amplitude`` (as ``background``)."""
+    return _blend(base, amplitude, photos.crop(rng, h, w))
+
+
+def _blend(base: np.ndarray, amplitude: float, values: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(base + amplitude * (values - 0.5), 0, 255).astype(np.uint8))
+
+
 def background(rng: np.random.Generator, h: int, w: int, base: np.ndarray, amplitude: float,
                pool: CropPool, weights: tuple[float, ...] = (0.25, 0.2, 0.2, 0.1, 0.25)) -> tuple[Image.Image, str]:
     """A w x h RGB image around ``base`` (RGB, 0..255) varying by at most ``amplitude``, and the
@@ -88,4 +151,4 @@ def background(rng: np.random.Generator, h: int, w: int, base: np.ndarray, ampli
         return Image.new("RGB", (w, h), tuple(int(v) for v in base)), kind
     pattern = {"gradient": _gradient, "texture": _texture, "noise": _noise}.get(kind)
     values = pattern(rng, h, w) if pattern else pool.crop(rng, h, w)
-    return Image.fromarray(np.clip(base + amplitude * (values - 0.5), 0, 255).astype(np.uint8)), kind
+    return _blend(base, amplitude, values), kind

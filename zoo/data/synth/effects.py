@@ -1,6 +1,7 @@
 """Image distortions shared by the renderer and online augmentation (``zoo.data.transforms.Augment``):
-rotation with perspective, curvature, blur, noise and JPEG artefacts. Each takes its randomness from
-the generator it is given, so a seed reproduces it exactly."""
+rotation with perspective, curvature, blur, noise and JPEG artefacts; and what a camera does to a word
+in a street scene (the renderer's scene preset): uneven light, motion blur, low resolution. Each takes
+its randomness from the generator it is given, so a seed reproduces it exactly."""
 from __future__ import annotations
 
 import io
@@ -54,6 +55,54 @@ def curve(array: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.n
 
 def blur(image: Image.Image, radius: float) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(radius)) if radius > 0.05 else image
+
+
+def motion_blur(image: Image.Image, rng: np.random.Generator, length: float) -> Image.Image:
+    """Smear along a random direction over ``length`` pixels (at most 5: PIL's largest kernel), as a
+    moving camera or vehicle blurs a sign: a line of weights splatted bilinearly into a 5 x 5 kernel."""
+    angle = rng.uniform(0, np.pi)
+    t = np.linspace(-min(length, 4.9) / 2, min(length, 4.9) / 2, 9)
+    x, y = 2 + t * np.cos(angle), 2 + t * np.sin(angle)  # in [0.05, 3.95]: all 4 neighbours are inside
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    kernel = np.zeros((5, 5))
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        np.add.at(kernel, (y0 + dy, x0 + dx), (1 - np.abs(x - x0 - dx)) * (1 - np.abs(y - y0 - dy)))
+    return image.filter(ImageFilter.Kernel((5, 5), kernel.reshape(-1).tolist(), float(kernel.sum())))
+
+
+def uneven_light(image: Image.Image, rng: np.random.Generator, strength: float) -> Image.Image:
+    """Light that falls unevenly on a sign: a shadow across it (a linear ramp) or a vignette (dark
+    away from a centre) darkens text and background alike, keeping their contrast ratio; a glare spot
+    lifts both towards white, washing the sign out. ``strength``: the largest change, a fraction."""
+    w, h = image.size
+    x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    kind = rng.integers(3)
+    array = np.array(image, np.float32)
+    if kind == 0:
+        angle = rng.uniform(0, 2 * np.pi)
+        ramp = np.cos(angle) * x + np.sin(angle) * y
+        field = (ramp - ramp.min()) / max(float(ramp.max() - ramp.min()), 1e-6)
+    else:
+        cx, cy = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8)
+        field = np.clip(((x - cx) ** 2 + ((y - cy) * h / max(w, 1)) ** 2) * 4, 0, 1)
+    if kind == 2:  # glare: brightest at the spot
+        array += (255 - array) * (np.float32(strength) * (1 - field))[..., None]
+    else:
+        array *= (1 - np.float32(strength) * field)[..., None]
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+
+
+def low_resolution(image: Image.Image, rng: np.random.Generator, rows: int, quality: int) -> Image.Image:
+    """A word ``rows`` pixels high in the scene photo: area-averaged down to it (the camera's pixels),
+    JPEG-compressed there (the photo's own compression), then upscaled back with bilinear or bicubic,
+    as a recogniser upscales a small crop (a 40 x 15 word read at 32 px high)."""
+    w, h = image.size
+    if rows >= h:
+        return image
+    small = image.resize((max(1, round(w * rows / h)), rows), Image.BOX)
+    small = jpeg_artefacts(small, quality)
+    return small.resize((w, h), (Image.BILINEAR, Image.BICUBIC)[rng.integers(2)])
 
 
 def add_noise(array: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
