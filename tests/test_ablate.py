@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.ablate import (image_folder, load_study, paired_bootstrap, run_study, stop_children, study_status,
-                        with_verdicts)
+from zoo.study import (image_folder, load_study, paired_bootstrap, run_study, stop_children, study_status,
+                       with_verdicts)
 from zoo.train.recipe import RecipeError
 from zoo.train.trainer import Interrupted
 
@@ -189,7 +189,7 @@ def test_an_lmdb_benchmark_lends_its_first_images_to_the_receptive_field_grid(tm
 def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, tiny_recipe):
     """Its log is all it left: nothing to resume, so the study's own run is trained anew (a user's
     `zoo train` into such a folder is refused instead)."""
-    from zoo.ablate import Study, train_run
+    from zoo.study import Study, train_run
 
     study = Study(recipe=str(tiny_recipe), models={"grcnn": {"iterations": 1, "hidden_size": 16}},
                   overrides=["train.iterations=1", "data.val=''"])
@@ -199,3 +199,190 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, tiny_rec
     train_run(study, "grcnn", 0, run_dir)
     records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert (run_dir / "last.pt").is_file() and [r["step"] for r in records] == [1] and records[0]["loss"] != 99.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Data studies: variants of one model's data, from the same weights, chosen before the test sets
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _word_image(word: str, shade: int):
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (100, 32), 230 - shade)
+    ImageDraw.Draw(image).text((6, 8), word, fill=20 + shade, font=ImageFont.load_default(14))
+    return image
+
+
+def _real_words(folder: Path, words: list[str]) -> Path:
+    """A folder of word crops with gt.txt, as the dev folders and benchmarks are laid out."""
+    folder.mkdir()
+    for i, word in enumerate(words):
+        _word_image(word, 10 * i).save(folder / f"{i}.png")
+    (folder / "gt.txt").write_text("".join(f"{i}.png\t{word}\n" for i, word in enumerate(words)))
+    return folder
+
+
+def _lmdb(path: Path, words: list[str], shade: int) -> Path:
+    import io
+
+    from zoo.data.lmdb import LmdbWriter
+
+    with LmdbWriter(path) as writer:
+        for word in words:
+            buffer = io.BytesIO()
+            _word_image(word, shade).save(buffer, "PNG")
+            writer.add(buffer.getvalue(), word.lower())
+    return path
+
+
+def _variant_study(tmp_path: Path, recipe: Path) -> Path:
+    import torch
+
+    from zoo.checkpoint import save_weights
+    from zoo.registry import create_model
+
+    words = ["cat", "dog", "tree", "house", "river", "stone", "light", "paper", "12", "404"] * 3
+    init = save_weights(tmp_path / "init.safetensors", create_model("grcnn", num_classes=37, iterations=1,
+                                                                    hidden_size=16), dtype=torch.float32)
+    dev = _real_words(tmp_path / "dev_words", ["CAT", "dog", "Tree!", "404", "Fish", "bird"])
+    test = _real_words(tmp_path / "test_words", ["stone", "LIGHT", "12"])
+    study_file = tmp_path / "data.yaml"
+    study_file.write_text(f"""
+name: data
+recipe: {recipe}
+model: {{name: grcnn, options: {{iterations: 1, hidden_size: 16}}}}
+init_from: {init}
+variants:
+  baseline: [data.train={_lmdb(tmp_path / 'plain.lmdb', words, 0)}]
+  dark: [data.train={_lmdb(tmp_path / 'dark.lmdb', words, 60)}]
+seeds: [0]
+overrides: [train.iterations=2, train.val_every=2, train.checkpoint_every=2, "data.real_val=[{dev}]",
+            train.select_on=real]
+benchmarks: [{{path: {dev}, protocol: alphanumeric-strip}}]
+final_benchmarks: [{{path: {test}, protocol: alphanumeric}}]
+speed_batch: 2
+bootstrap: 100
+out: {tmp_path / 'study'}
+""")
+    return study_file
+
+
+def test_a_data_study_continues_every_variant_from_one_checkpoint_and_holds_the_test_set_back(tmp_path, tiny_recipe):
+    from zoo.checkpoint import read_checkpoint
+    from zoo.cli import main
+
+    study_file = _variant_study(tmp_path, tiny_recipe)
+    out, init = tmp_path / "study", str(tmp_path / "init.safetensors")
+    run_study(load_study(study_file), source=str(study_file))
+    for variant, lmdb in [("baseline", "plain.lmdb"), ("dark", "dark.lmdb")]:
+        segment = read_checkpoint(out / "runs" / f"{variant}-s0" / "last.pt")["lineage"][-1]
+        assert (segment["init_from"], segment["train data"], segment["steps"]) == (init, str(tmp_path / lmdb), 2)
+        assert not (out / "runs" / f"{variant}-s0" / "final.json").exists()  # the test set is held back
+    data = json.loads((out / "report.json").read_text())
+    assert [r["variant"] for r in data["accuracy"]["dev_words none"]] == ["baseline", "dark"]
+    assert [r["variant"] for r in data["summary"]] == ["baseline", "dark"]
+    pair = data["significance"]["dev_words none"][0]
+    assert (pair["A"], pair["B"]) == ("dark", "baseline") and "verdict" in pair  # each variant against baseline
+    assert data["meta"]["init_from"] == init and data["meta"]["reference"] == "baseline"
+    assert data["meta"]["train data"] == {"baseline": str(tmp_path / "plain.lmdb"), "dark": str(tmp_path / "dark.lmdb")}
+    assert data["samples"] == {"baseline": "samples/baseline.png", "dark": "samples/dark.png"}
+    assert all((out / p).is_file() for p in data["samples"].values())
+    assert data["final"] == {"benchmarks": ["test_words"], "evaluated": False, "chosen": ""}
+    assert not list(out.glob("cost_*.png"))  # one model: every variant costs the same
+    markdown = (out / "report.md").read_text()
+    assert "![dark](samples/dark.png)" in markdown and "test_words: not evaluated yet" in markdown
+    assert "samples/baseline.png" in (out / "report.html").read_text()
+    with pytest.raises(RecipeError, match="record the arm you chose"):
+        run_study(load_study(study_file), final=True)
+    evaluated = {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")}
+    assert main(["ablate", str(study_file), "--set", "chosen=dark", "--final"]) == 0
+    assert {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")} == evaluated  # runs not redone
+    record = json.loads((out / "runs" / "dark-s0" / "final.json").read_text())
+    assert record["chosen before"] == "dark" and list(record["benchmarks"]) == ["test_words"]
+    final = json.loads((out / "report.json").read_text())["final"]
+    assert final["evaluated"] and final["chosen"] == "dark"
+    assert [r["variant"] for r in final["accuracy"]["test_words none"]] == ["baseline", "dark"]
+    assert final["significance"]["test_words none"][0]["A"] == "dark"
+    assert (out / "tables" / "final_accuracy_test_words_none.csv").is_file()
+    assert "after **dark** had been chosen" in (out / "report.md").read_text()
+    status = study_status(load_study(study_file))
+    assert [(r["run"], r["state"]) for r in status] == [("baseline-s0", "finished"), ("dark-s0", "finished")]
+
+
+def test_final_needs_every_run_finished_and_the_choice_recorded(tmp_path, tiny_recipe):
+    study_file = _variant_study(tmp_path, tiny_recipe)
+    with pytest.raises(RecipeError, match=r"--final: 2 run\(s\) are not finished \(baseline-s0, dark-s0\)"):
+        run_study(load_study(study_file, ["chosen=dark"]), final=True)
+    assert not (tmp_path / "study" / "runs").exists()  # refused before any work
+    with pytest.raises(RecipeError, match="chosen 'bright' is not an arm; the arms: baseline, dark"):
+        load_study(study_file, ["chosen=bright"])
+
+
+def test_arms_of_models_variants_and_both(tmp_path):
+    from zoo.study import Study
+
+    models = Study(models={"crnn_vgg": {}, "rcnn": {}, "grcnn": {}})
+    assert [a.label for a in models.arms()] == ["crnn_vgg", "rcnn", "grcnn"] and models.label_column == "model"
+    assert models.pairs() == [("crnn_vgg", "rcnn"), ("crnn_vgg", "grcnn"), ("rcnn", "grcnn")]  # as before
+    data = load_study_text(tmp_path, "model: {name: grcnn, options: {hidden_size: 16}}\n"
+                                     "variants: {base: [a.b=1], fonts: [a.b=2], all: [a.b=3]}\n")
+    assert [(a.label, a.model, a.options, a.overrides) for a in data.arms()] == [
+        ("base", "grcnn", {"hidden_size": 16}, ["a.b=1"]), ("fonts", "grcnn", {"hidden_size": 16}, ["a.b=2"]),
+        ("all", "grcnn", {"hidden_size": 16}, ["a.b=3"])]
+    assert data.pairs() == [("fonts", "base"), ("all", "base"), ("fonts", "all")]
+    data.compare = "reference"
+    assert data.pairs() == [("fonts", "base"), ("all", "base")]
+    both = load_study_text(tmp_path, "models: {crnn_vgg: {}, grcnn: {}}\nvariants: {base: [], fonts: [a.b=2]}\n")
+    assert [a.label for a in both.arms()] == ["crnn_vgg-base", "crnn_vgg-fonts", "grcnn-base", "grcnn-fonts"]
+    assert both.label_column == "variant" and both.arm("grcnn-fonts").variant == "fonts"
+    for text, message in [
+            ("models: {grcnn: {}}\nmodel: {name: grcnn}\n", "not both"),
+            ("model: {name: grcnn}\nvariants: {base: data.train=x}\n", "must be a list of KEY=VALUE"),
+            ("model: {name: grcnn}\nvariants: {a/b: []}\n", "plain folder name"),
+            ("model: {name: grcnn}\nvariants: {base: []}\nreference: fonts\n", "reference 'fonts' is not an arm"),
+            ("models: {grcnn: {}}\ncompare: reference\n", "compare: reference needs a `reference:` arm"),
+            ("models: {grcnn: {}}\ninit_from: /no/weights.pt\n", "init_from '/no/weights.pt' is neither a file")]:
+        with pytest.raises((RecipeError, FileNotFoundError), match=message):
+            load_study_text(tmp_path, text)
+
+
+def load_study_text(tmp_path: Path, text: str):
+    (tmp_path / "s.yaml").write_text(text + f"benchmarks: [{{path: {tmp_path}}}]\n")
+    return load_study(tmp_path / "s.yaml")
+
+
+def test_named_benchmarks_survive_the_study_file_jobs_children_read(tmp_path, monkeypatch):
+    """``--jobs`` children read OUT/study.yaml: a benchmark named there must load again by its name."""
+    import yaml
+
+    from zoo.data.benchmarks import DATA_ROOT_ENV
+    from zoo.study.config import study_tree
+
+    (tmp_path / "root" / "ic03").mkdir(parents=True)
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "root"))
+    (tmp_path / "s.yaml").write_text("models: {grcnn: {}}\nbenchmarks: [{name: ic03}]\n"
+                                     "final_benchmarks: [{name: ic03, lexicons: [none]}]\n")
+    study = load_study(tmp_path / "s.yaml")
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump(study_tree(study), sort_keys=False))
+    again = load_study(tmp_path / "child.yaml")
+    for before, after in [(study.benchmarks[0], again.benchmarks[0]), (study.final_benchmarks[0], again.final_benchmarks[0])]:
+        assert after == before and after.path == str(tmp_path / "root" / "ic03")
+    assert again.benchmarks[0].lexicons == ["none", "full"] and again.final_benchmarks[0].lexicons == ["none"]
+
+
+def test_the_renderer_study_compares_five_renderers_of_one_model_from_the_shipped_weights(monkeypatch):
+    if not (REPO.parent / "shared" / "data" / "dev" / "svt_train" / "gt.txt").is_file():
+        pytest.skip("the dev folders (../shared/data/dev) are not beside the checkout")
+    monkeypatch.chdir(REPO)
+    study = load_study("recipes/ablations/renderer.yaml")
+    assert [a.label for a in study.arms()] == ["baseline", "fonts_unfiltered", "fonts", "scene", "all"]
+    assert {(a.model, json.dumps(a.options)) for a in study.arms()} == {("grcnn", '{"hidden_size": 256}')}
+    assert study.init_from == "grcnn" and study.seeds == [0, 1] and study.reference_arm() == "baseline"
+    trains = [next(o for o in a.overrides if o.startswith("data.train=")) for a in study.arms()]
+    assert len(set(trains)) == 5 and all("seed: 21" in a.overrides[1] and "n: 96000" in a.overrides[1]
+                                         for a in study.arms())
+    assert [b.protocol for b in study.benchmarks[:2]] == ["alphanumeric-strip"] * 2
+    assert [b.name for b in study.final_benchmarks] == ["ic03", "svt", "ic13-857"]

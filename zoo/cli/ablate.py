@@ -1,4 +1,4 @@
-"""``zoo ablate``: a backbone ablation study, trained, evaluated and reported."""
+"""``zoo ablate``: an ablation study (backbones, or data variants of one model), trained, evaluated and reported."""
 from __future__ import annotations
 
 import argparse
@@ -8,34 +8,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from zoo.cli import HelpFormatter
 
     p = subparsers.add_parser(
-        "ablate", help="train and compare backbones on one recipe, several seeds, and report",
+        "ablate", help="train and compare backbones (or data variants) on one recipe, several seeds, and report",
         formatter_class=HelpFormatter,
-        description="Train every model of the STUDY with the identical recipe for each seed, evaluate each run "
-                    "(IC03 None/50/Full by default), measure parameters, GFLOPs and images/s in the same run, "
-                    "and write OUT/report.md, report.html, report.json, tables (md/csv/json) and PNG figures: "
-                    "accuracy mean +- std over seeds beside the paper's number, paired bootstrap significance "
-                    "between every two models, accuracy against cost, training curves, and the receptive "
-                    "fields of the trained models. Finished runs are not redone; interrupted ones resume.",
+        description="Train every arm of the STUDY (each model, or each data variant of one model, optionally all "
+                    "continuing from the same init_from weights) with the identical recipe for each seed, "
+                    "evaluate each run (IC03 None/50/Full by default), measure parameters, GFLOPs and images/s "
+                    "in the same run, and write OUT/report.md, report.html, report.json, tables (md/csv/json) "
+                    "and PNG figures: accuracy mean +- std over seeds beside the paper's number, paired bootstrap "
+                    "significance between arms, accuracy against cost, training curves, the receptive fields of "
+                    "the trained models and, for data variants, a panel of each variant's rendered training "
+                    "words. The study's final_benchmarks are held back until --final, after the choice. "
+                    "Finished runs are not redone; interrupted ones resume.",
         epilog="examples:\n  zoo ablate recipes/ablations/quick.yaml\n"
                "  zoo ablate recipes/ablations/cpu_backbones.yaml --jobs 2        # two one-thread runs at a time\n"
                "  zoo ablate recipes/ablations/cpu_backbones.yaml --set seeds=[0,1]\n"
-               "  zoo ablate recipes/ablations/cpu_backbones.yaml --status       # which runs are done, no training")
+               "  zoo ablate recipes/ablations/cpu_backbones.yaml --status       # which runs are done, no training\n"
+               "  zoo ablate recipes/ablations/renderer.yaml                     # data variants, chosen on dev words\n"
+               "  zoo ablate recipes/ablations/renderer.yaml --set chosen=all --final  # then the test benchmarks")
     p.add_argument("study", help="a study YAML, e.g. recipes/ablations/quick.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a top-level study key (YAML value), e.g. --set seeds=[0,1]")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="train N runs at once as child processes, each with cores/N threads (faster in total "
-                        "on a small CPU; each child logs to OUT/runs/<model>-s<seed>.log)")
-    p.add_argument("--only", metavar="MODEL:SEED", help="train and evaluate this one run, write no report "
-                   "(what each --jobs child does)")
+                        "on a small CPU; each child logs to OUT/runs/<arm>-s<seed>.log)")
+    p.add_argument("--only", metavar="ARM:SEED", help="train and evaluate this one run, write no report "
+                   "(what each --jobs child does); ARM is a model, or a variant in a variants study")
     p.add_argument("--status", action="store_true", help="list every run (finished with its accuracy, "
                    "training at step N, or not started; checkpoint on disk or not) and exit")
+    p.add_argument("--final", action="store_true", help="once every run is finished and the chosen arm is "
+                   "recorded (`chosen:` or --set chosen=NAME), evaluate every run on the study's held-back "
+                   "final_benchmarks (the test splits) and add them to the report")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.ablate import load_study, run_one, run_study, study_status
     from zoo.report import console, rich_table
+    from zoo.study import load_study, run_one, run_study, study_status
 
     study = load_study(args.study, args.overrides)
     if args.status:
@@ -44,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(rich_table(rows, f"{study.name}: {finished} of {len(rows)} runs finished ({study.out})"))
         return 0
     if args.only:
-        model, _, seed = args.only.partition(":")
-        if model not in study.models or not seed.lstrip("-").isdigit() or int(seed) not in study.seeds:
-            raise ValueError(f"--only {args.only!r}: expected MODEL:SEED with MODEL one of {list(study.models)} "
+        label, _, seed = args.only.rpartition(":")
+        labels = [a.label for a in study.arms()]
+        if label not in labels or not seed.lstrip("-").isdigit() or int(seed) not in study.seeds:
+            raise ValueError(f"--only {args.only!r}: expected ARM:SEED with ARM one of {labels} "
                              f"and SEED one of {study.seeds}")
-        run_one(study, model, int(seed))
+        run_one(study, label, int(seed))
         return 0
-    run_study(study, source=args.study, jobs=args.jobs)
+    run_study(study, source=args.study, jobs=args.jobs, final=args.final)
     return 0

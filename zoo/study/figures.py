@@ -1,0 +1,119 @@
+"""A study report's pictures: accuracy against cost, training curves, the trained models' receptive
+fields, and each data variant's rendered training samples."""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from zoo.report import console, write_text
+from zoo.study.config import Study
+from zoo.study.runs import trained_checkpoint
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def cost_figure(rows: list[dict], setting: str, path: Path) -> Path:
+    """Accuracy (mean +- std over seeds) against GFLOPs, parameters and inference speed."""
+    plt = _pyplot()
+    label = next(iter(rows[0]))  # the first column: model or variant
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=110, sharey=True)
+    for ax, cost in zip(axes, ["GFLOPs", "params (M)", "infer img/s"]):
+        for row in rows:
+            ax.errorbar(row[cost], row["accuracy % (mean)"], yerr=row["std"], fmt="o", capsize=4, markersize=7,
+                        label=row[label])
+        ax.set_xlabel(cost)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"word accuracy % ({setting})")
+    axes[0].legend(loc="best", fontsize=8)  # a legend, not labels beside points: close points would overlap
+    fig.suptitle(f"Accuracy against cost: {setting} (mean and std over seeds)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path:
+    """Training loss of every arm, mean over seeds, on a log scale."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for arm in study.arms():
+        per_seed = []
+        for seed in study.seeds:
+            log = run_dirs[arm.label, seed] / "log.jsonl"
+            records = [json.loads(line) for line in log.read_text().splitlines()]
+            per_seed.append({r["step"]: r["loss"] for r in records if r.get("loss") is not None})
+        steps = sorted(set.intersection(*(set(s) for s in per_seed)))
+        ax.plot(steps, [statistics.mean(s[k] for s in per_seed) for k in steps], label=arm.label, linewidth=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training CTC loss (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> int | None:
+    """The receptive-field report of one seed's trained models on four benchmark images: the first seed
+    whose every arm still has a checkpoint on disk. Returns that seed, or None (said, not skipped
+    silently) when no seed has them all."""
+    from zoo.viz import build_report
+    from zoo.viz.inputs import find_images, load_subjects
+
+    for seed in study.seeds:
+        checkpoints = [trained_checkpoint(run_dirs[a.label, seed]) for a in study.arms()]
+        if all(checkpoints):
+            images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
+            build_report(load_subjects([], [str(c) for c in checkpoints]), images, out, "gradient",
+                         iterations=(), max_frames=8)
+            return seed
+    console.print("[yellow]no receptive-field grid: no seed has a checkpoint of every model on disk "
+                  "(runs/*/best.pt); delete one seed's eval.json files to train that seed again[/]")
+    return None
+
+
+def image_folder(benchmark: str, scratch: Path, count: int) -> Path:
+    """A folder of the benchmark's images: the benchmark itself, or an LMDB's first ``count``
+    images (with gt.txt) written to ``scratch``."""
+    if not (Path(benchmark) / "data.mdb").is_file():
+        return Path(benchmark)
+    from zoo.data.lmdb import LmdbReader
+
+    reader = LmdbReader(benchmark)
+    scratch.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for index in range(1, min(count, len(reader)) + 1):  # the public layout counts from 1
+        reader.image(index).save(scratch / f"{index:03d}.png")
+        lines.append(f"{index:03d}.png\t{reader.label(index)}\n")
+    write_text(scratch / "gt.txt", "".join(lines))
+    return scratch
+
+
+SAMPLES = 24  # rendered training words shown per variant: the first ones, so variants of one seed show the same words
+
+
+def sample_panels(study: Study, recipes: dict, out: Path) -> dict[str, str | None]:
+    """``out/samples/<variant>.png``: the first ``SAMPLES`` words of each variant's training LMDB
+    (``zoo.data.preview``), redrawn while the LMDB is on disk, kept when only the panel is (a study
+    continued on a fresh checkout); None for a variant with neither. Models studies have none."""
+    from zoo.data.preview import write_grid
+
+    panels = {}
+    for arm in study.arms():
+        if not arm.variant or arm.variant in panels:
+            continue
+        train, panel = Path(recipes[arm.label].data.train), out / "samples" / f"{arm.variant}.png"
+        if train.exists():
+            write_grid(train, panel, n=SAMPLES)
+        elif not panel.is_file():
+            console.print(f"[yellow]no sample panel for {arm.variant}: its training data {train} is not on disk[/]")
+        panels[arm.variant] = f"samples/{panel.name}" if panel.is_file() else None
+    return panels
