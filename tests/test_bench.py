@@ -90,10 +90,12 @@ def test_parse_batches():
         parse_batches("0,64")
 
 
-def test_zoo_bench_writes_one_row_per_path(tmp_path):
+def test_zoo_bench_writes_one_row_per_path(tmp_path, capsys):
     assert main(["bench", "grcnn_small", "--batch", "1,2", "--no-train", "--repeats", "1", "--threads", "1",
-                 "--out", str(tmp_path)]) == 0
+                 "--out", str(tmp_path), "--json"]) == 0
     payload = json.loads((tmp_path / "bench.json").read_text())
+    printed = json.loads(capsys.readouterr().out)  # --json: the same rows, alone on stdout
+    assert printed["rows"] == payload["rows"] and printed["title"] == payload["title"]
     rows = payload["rows"]
     assert [r["path"] for r in rows] == ["reference", "zoo", "fast fp32", "fast bf16", "int8"]
     assert rows[0]["infer x ref"] == 1 and rows[0]["max abs logit diff"] == 0

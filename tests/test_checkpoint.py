@@ -79,6 +79,6 @@ def test_damaged_weight_files_are_errors_naming_the_file_the_problem_and_the_fix
 @pytest.mark.parametrize("kind", ["100-byte safetensors", "text named .pt"])
 def test_the_cli_prints_a_damaged_file_as_one_line_not_a_traceback(tmp_path, model, kind, capsys):
     path = _damaged(tmp_path, model, kind)
-    assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 2
-    printed = capsys.readouterr().out
+    assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 1
+    printed = capsys.readouterr().err
     assert printed.startswith(f"error: {path}: ") and printed.count("\n") == 1 and "Traceback" not in printed

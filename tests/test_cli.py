@@ -10,13 +10,136 @@ def test_zoo_models_writes_all_formats(tmp_path, capsys):
     rows = {r["model"]: r for r in json.loads((tmp_path / "models.json").read_text())["rows"]}
     assert set(rows) == {"grcnn", "grcnn_small", "rcnn"}
     assert rows["grcnn"]["RF (px)"] == 138 and rows["grcnn"]["frames/100px"] == 26
-    assert rows["grcnn"]["params (M)"] == 14.26 and rows["grcnn"]["IC03 None"] == 91.2
+    assert rows["grcnn"]["params (M)"] == 8.072 and rows["grcnn"]["IC03 None"] == 91.2  # shipped: BiLSTM-256
     assert rows["grcnn"]["shipped IC03 None / 50 / Full"] == "69.30 / 95.47 / 92.79"  # registry/grcnn.yaml
     assert rows["grcnn_small"]["shipped IC03 None / 50 / Full"] is None  # nothing shipped
-    assert (tmp_path / "models.csv").read_text().splitlines()[0].startswith("model,paper,params (M)")
-    assert "| grcnn | GRCNN, Wang & Hu 2017 | 14.26 |" in (tmp_path / "models.md").read_text()
+    assert (tmp_path / "models.csv").read_text().splitlines()[0].startswith("model,paper,measured,params (M)")
+    assert "| grcnn | GRCNN, Wang & Hu 2017 | shipped | 8.072 |" in (tmp_path / "models.md").read_text()
 
 
 def test_unknown_pattern_is_an_error(capsys):
-    assert main(["models", "nope*"]) == 2
-    assert "no model matches 'nope*'" in capsys.readouterr().out
+    assert main(["models", "nope*"]) == 1
+    assert "no model matches 'nope*'" in capsys.readouterr().err
+
+
+def test_zoo_models_measures_the_shipped_configuration_where_weights_are_shipped(tmp_path):
+    assert main(["models", "grcnn*", "--out", str(tmp_path)]) == 0
+    rows = {r["model"]: r for r in json.loads((tmp_path / "models.json").read_text())["rows"]}
+    # the shipped GRCNN has a BiLSTM-256 head: its size, not the release's BiLSTM-512 (14.26M)
+    assert rows["grcnn"]["measured"] == "shipped" and rows["grcnn"]["head"] == "bilstm-256"
+    assert rows["grcnn"]["params (M)"] < 14 and rows["grcnn"]["CNN params (M)"] == 5.293
+    assert rows["grcnn_small"]["measured"] == "paper" and rows["grcnn_small"]["params (M)"] == 10.814
+
+
+def test_results_go_to_stdout_and_messages_to_stderr(tmp_path, capsys):
+    assert main(["models", "crnn*", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "crnn_vgg" in out and "wrote" not in out
+    assert f"wrote {tmp_path / 'models.md'}" in err and "crnn_vgg" not in err
+
+
+def test_json_prints_the_result_rows_and_nothing_else(capsys):
+    assert main(["models", "crnn*", "--json"]) == 0
+    out, err = capsys.readouterr()
+    payload = json.loads(out)
+    assert [r["model"] for r in payload["rows"]] == ["crnn_vgg"] and payload["title"].startswith("Registered models")
+    assert err == ""
+    from zoo.cli import JSON_VERBS, build_parser
+
+    parser = build_parser()
+    for path in JSON_VERBS:  # models, eval, predict, bench, data verify; each is run with --json in its tests
+        assert parser.parse_args([*path, *(["x"] if path != ("models",) else []), "--json"]).json
+
+
+def test_exit_codes_tell_failure_usage_and_interruption_apart(monkeypatch, capsys):
+    import pytest
+
+    from zoo.cli import models
+
+    assert main(["models", "nope*"]) == 1  # a failure
+    with pytest.raises(SystemExit) as usage:
+        main(["models", "--no-such-option"])
+    assert usage.value.code == 2  # argparse's usage error
+    monkeypatch.setattr(models, "run", lambda args: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert main(["models"]) == 130
+    assert capsys.readouterr().err.strip().endswith("interrupted: stopped by SIGINT")
+
+
+SLEEPS = """
+import sys, time
+import zoo.cli.models
+def run(args):
+    print("running", file=sys.stderr, flush=True)
+    time.sleep(60)
+zoo.cli.models.run = run
+from zoo.cli import main
+sys.exit(main(["models"]))
+"""
+
+
+def test_sigterm_stops_a_verb_with_one_line_and_143():
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", SLEEPS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline().strip() == "running"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and out == "" and err.strip() == "interrupted: stopped by SIGTERM"
+
+
+def test_the_cli_makes_openmp_threads_wait_passively_unless_told_otherwise():
+    """Set before torch loads libgomp (which reads it once): importing zoo.cli, what both entry points
+    do first, must not import torch; a value the user set is kept."""
+    import os
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    probe = "import os, sys, zoo.cli; print('torch' in sys.modules, os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          check=True).stdout.split() == ["False", "PASSIVE"]
+    assert subprocess.run([sys.executable, "-c", probe], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                          capture_output=True, text=True, check=True).stdout.split() == ["False", "ACTIVE"]
+    [script] = [e for e in entry_points(group="console_scripts") if e.name == "zoo"]
+    assert script.value == "zoo.cli:main"
+
+
+def test_help_shows_a_default_once_and_only_where_it_tells_something(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: all)" in text and "(default: None)" not in text and "(default: True)" not in text
+    assert "(default: False)" not in text and "timed repeats per path (the median is reported) (default: 5)" in text
+
+
+def test_the_rate_column_waits_for_a_second_of_measurements():
+    from types import SimpleNamespace
+
+    from zoo.report import rate
+
+    Sample = SimpleNamespace
+    burst = SimpleNamespace(_progress=[Sample(timestamp=10.0, completed=0), Sample(timestamp=10.0002, completed=100)],
+                            speed=489_329.0, elapsed=0.3, completed=100)
+    assert rate(burst) is None  # 100 images 0.2 ms apart are not 489,329 img/s
+    burst.elapsed = 2.0
+    assert rate(burst) == 50  # the average since the start, until the window spans a second
+    steady = SimpleNamespace(_progress=[Sample(timestamp=10.0, completed=0), Sample(timestamp=12.0, completed=80)],
+                             speed=40.0, elapsed=30.0, completed=900)
+    assert rate(steady) == 40.0
+
+
+def test_zoo_export_without_out_never_writes_into_the_weights_folder(tmp_path, monkeypatch, capsys):
+    from zoo.checkpoint import REGISTRY_DIR
+
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in REGISTRY_DIR.iterdir())
+    assert main(["export", "rcnn", "--format", "safetensors"]) == 0
+    assert (tmp_path / "runs" / "export" / "rcnn.safetensors").is_file()
+    assert main(["export", str(REGISTRY_DIR / "rcnn.safetensors"), "--format", "safetensors"]) == 0
+    assert sorted(p.name for p in REGISTRY_DIR.iterdir()) == before
+    assert "wrote runs/export/rcnn.safetensors" in capsys.readouterr().err

@@ -209,13 +209,22 @@ def test_ic03_lexicon_choices_ignore_word_order_and_constant_outputs_score_near_
     assert uniform.rows[1]["accuracy (%)"] < 5.0
 
 
+def test_zoo_eval_json_is_the_combined_table(tmp_path, capsys):
+    root = make_folder(tmp_path / "bench")
+    assert main(["eval", "grcnn_small", "--untrained", "--benchmark", str(root), "--lexicon", "none,50", "--json"]) == 0
+    out, err = capsys.readouterr()
+    payload = json.loads(out)
+    assert payload["title"].startswith("UNTRAINED word accuracy (%) on bench") and "UNTRAINED MODEL" in err
+    assert payload["rows"][0]["model"] == "grcnn_small" and "bench None" in payload["rows"][0]
+
+
 def test_zoo_eval_end_to_end_on_an_untrained_model(tmp_path, capsys):
     root = make_folder(tmp_path / "bench")
     out = tmp_path / "out"
     code = main(["eval", "grcnn_small", "--untrained", "--benchmark", str(root), "--lexicon", "none,50,full",
                  "--out", str(out)])
-    printed = capsys.readouterr().out
-    assert code == 0 and "UNTRAINED MODEL" in printed and "ic03-860, case-insensitive" in printed
+    printed = capsys.readouterr()
+    assert code == 0 and "UNTRAINED MODEL" in printed.err and "ic03-860, case-insensitive" in printed.out
     payload = json.loads((out / "grcnn_small" / "bench" / "eval.json").read_text())
     assert [r["lexicon"] for r in payload["rows"]] == ["None", "50", "Full"]
     assert payload["meta"]["untrained"] is True and payload["meta"]["counts"]["evaluated"] == 4
@@ -241,12 +250,12 @@ def test_zoo_eval_reads_a_recipe_and_reports_bad_input(tmp_path, capsys):
     assert options["benchmark"] == "ic03" and options["lexicon"] == "none,50,full"
     assert options["model"] == ["grcnn"] and options["decoder"] == "greedy" and options["delta"] == 3
     recipe.write_text("model: grcnn_small\nlexicons: [none]\n")
-    assert main(["eval", "--recipe", str(recipe)]) == 2
-    assert "unknown key(s) ['lexicons']" in capsys.readouterr().out
-    assert main(["eval", "grcnn_small", "--untrained", "--benchmark", str(tmp_path / "nowhere")]) == 2
-    assert "no such path" in capsys.readouterr().out
-    assert main(["eval", "grcnn_small", "--untrained", "--benchmark", "ic13-875"]) == 2
-    assert "Did you mean ic13-857" in capsys.readouterr().out
+    assert main(["eval", "--recipe", str(recipe)]) == 1
+    assert "unknown key(s) ['lexicons']" in capsys.readouterr().err
+    assert main(["eval", "grcnn_small", "--untrained", "--benchmark", str(tmp_path / "nowhere")]) == 1
+    assert "no such path" in capsys.readouterr().err
+    assert main(["eval", "grcnn_small", "--untrained", "--benchmark", "ic13-875"]) == 1
+    assert "Did you mean ic13-857" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])

@@ -70,8 +70,8 @@ def test_zoo_predict_writes_every_image_with_a_saved_model(images, tmp_path, cap
     assert [r["file"].rsplit("/", 1)[1] for r in rows] == ["a.jpg", "b.png"]
     assert all(r["lexicon word"] == "cat" and 0 < float(r["probability"]) <= 1 for r in rows)
     assert "a.jpg" in capsys.readouterr().out
-    assert main(["predict", str(tmp_path / "nothing.png"), "--model", str(weights)]) == 2
-    assert "nothing.png: no such file or folder" in capsys.readouterr().out
+    assert main(["predict", str(tmp_path / "nothing.png"), "--model", str(weights)]) == 1
+    assert "nothing.png: no such file or folder" in capsys.readouterr().err
 
 
 def test_zoo_predict_without_a_model_reads_with_the_shipped_grcnn(images, tmp_path):
@@ -79,3 +79,42 @@ def test_zoo_predict_without_a_model_reads_with_the_shipped_grcnn(images, tmp_pa
     assert (tmp_path / "predictions.md").read_text().startswith(
         "# grcnn (shipped, card registry/grcnn.yaml), greedy decoding")
     assert len(list(csv.DictReader(open(tmp_path / "predictions.csv")))) == 2
+
+
+def test_each_character_gets_its_probability_in_the_best_alignment_of_the_reading(images):
+    [reading] = read_words(Spells(), [images / "a.jpg"], lexicon=["cot"])
+    assert reading.char_probabilities == pytest.approx([0.9, 0.9, 0.9], rel=1e-5)  # c c - a t -
+    from zoo.decode.ctc import char_confidences
+
+    log_probs = Spells()(torch.zeros(1))[0]
+    cot = char_confidences(log_probs, [CHARSET.index(c) + 1 for c in "cot"])
+    assert cot == pytest.approx([0.9, 0.1 / 26, 0.9], rel=1e-5)  # 'o' only where the model saw 'a'
+    assert char_confidences(log_probs, [1] * 7) == []  # 7 a's need 13 frames: no alignment in 6
+
+
+def test_model_read_takes_paths_pil_images_and_arrays(tmp_path):
+    import numpy as np
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("L", (120, 40), 235)
+    ImageDraw.Draw(image).text((8, 6), "hello", fill=20, font=ImageFont.load_default(26))
+    image.save(tmp_path / "hello.png")
+    model = create_model("grcnn", pretrained=True)
+    one = model.read(tmp_path / "hello.png")  # one image, one reading
+    assert (one.text, one.file, len(one.char_probabilities)) == ("hello", str(tmp_path / "hello.png"), 5)
+    assert 0.5 < one.probability <= min(one.char_probabilities) <= 1
+    many = model.read([str(tmp_path / "hello.png"), image, np.asarray(image)], lexicon=["hello", "help", "world"])
+    assert [r.text for r in many] == ["hello"] * 3 and [r.file for r in many][1:] == ["image 2", "image 3"]
+    assert all(r.word == "hello" and r.probability <= r.word_probability <= 1 for r in many)
+    assert many[2].char_probabilities == pytest.approx(one.char_probabilities, rel=1e-4)
+    with pytest.raises(ValueError, match="image 1: an array is"):
+        model.read(np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match="no classifier"):
+        create_model("crnn_vgg", num_classes=0).read(image)
+
+
+def test_an_unreadable_image_is_named_once(tmp_path, capsys):
+    (tmp_path / "words.png").write_text("not a png")
+    assert main(["predict", str(tmp_path / "words.png")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("words.png") == 1 and "not a readable image" in error, error

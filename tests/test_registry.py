@@ -94,3 +94,70 @@ def test_every_shipped_model_is_its_card_and_reads_ic03(name, ic03_dir):
                                    ["none", "50"], limit=100)
     accuracy = {row["lexicon"]: row["accuracy (%)"] for row in evaluation.rows}
     assert accuracy["None"] >= 55 and accuracy["50"] >= 90, accuracy  # shipped: 66-70 and 96-97 here
+
+
+def test_create_model_takes_pretrained_second_as_timm_does():
+    import inspect
+
+    assert list(inspect.signature(zoo.create_model).parameters)[:2] == ["name", "pretrained"]
+    assert not zoo.create_model("crnn_vgg", True).training  # positional pretrained: the shipped model
+    with pytest.raises(TypeError, match="pass the class count as num_classes=37"):
+        zoo.create_model("crnn_vgg", 37)  # the old order would silently have meant pretrained
+
+
+def test_pretrained_with_another_class_count_keeps_the_trained_weights_and_gives_a_new_classifier():
+    shipped = load_model("grcnn").state_dict()
+    model = zoo.create_model("grcnn", pretrained=True, num_classes=63)
+    own = model.state_dict()
+    assert model.num_classes == 63 and model(torch.zeros(1, 1, 32, 100)).shape == (1, 26, 63)
+    classifier = model.config.classifier + "."
+    assert own[classifier + "weight"].shape == (63, 512)  # fresh (both directions of BiLSTM-256 in); shipped: 37
+    kept = [k for k in shipped if not k.startswith(classifier)]
+    assert len(kept) == len(shipped) - 2 and all(torch.equal(own[k], shipped[k]) for k in kept)
+
+
+def test_num_classes_0_is_the_model_without_its_classifier():
+    model = zoo.create_model("grcnn", num_classes=0, hidden_size=32).eval()
+    assert isinstance(model.get_classifier(), torch.nn.Identity) and model.num_classes == 0
+    assert model(torch.zeros(2, 1, 32, 100)).shape == (2, 26, model.num_features) == (2, 26, 64)
+    assert not any(k.startswith(model.config.classifier) for k in model.state_dict())
+    linear = zoo.create_model("crnn_vgg", num_classes=0, head="linear")
+    assert linear(torch.zeros(1, 1, 32, 100)).shape == (1, 26, 512)  # the CNN's features per frame
+    model.reset_classifier(37)
+    assert model(torch.zeros(1, 1, 32, 100)).shape == (1, 26, 37)
+    with pytest.raises(ValueError, match="num_classes must be >= 0"):
+        zoo.create_model("grcnn", num_classes=-1)
+
+
+def test_checkpoint_path_loads_checkpoints_state_dicts_and_weights(tmp_path):
+    from zoo.checkpoint import save_checkpoint, save_weights
+
+    trained = zoo.create_model("crnn_vgg", hidden_size=16).eval()
+    x = torch.randn(1, 1, 32, 100)
+    ckpt = save_checkpoint(tmp_path / "best.pt", trained)
+    model = zoo.create_model("crnn_vgg", checkpoint_path=str(ckpt))  # its options come with the file
+    assert model.config.hidden_size == 16 and torch.equal(model(x), trained(x))
+    torch.save(trained.state_dict(), tmp_path / "state.pt")  # a bare state dict: the options are the caller's
+    assert torch.equal(zoo.create_model("crnn_vgg", hidden_size=16, checkpoint_path=tmp_path / "state.pt")(x),
+                       trained(x))
+    weights = save_weights(tmp_path / "w.safetensors", trained)
+    torch.testing.assert_close(zoo.create_model("crnn_vgg", checkpoint_path=weights)(x), trained(x), atol=5e-3, rtol=0)
+    other = zoo.create_model("crnn_vgg", checkpoint_path=ckpt, num_classes=11)
+    assert other.num_classes == 11 and torch.equal(other.backbone(x), trained.backbone(x))
+    with pytest.raises(ValueError, match="holds a 'crnn_vgg' model, not 'rcnn'"):
+        zoo.create_model("rcnn", checkpoint_path=ckpt)
+    with pytest.raises(ValueError, match="state.pt: its weights do not fit crnn_vgg"):
+        zoo.create_model("crnn_vgg", checkpoint_path=tmp_path / "state.pt")  # hidden 256 by default
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_the_config_names_the_classifier_and_first_conv_as_timm_does(name):
+    model = zoo.create_model(name, hidden_size=16)
+    classifier = model.get_submodule(model.config.classifier)
+    first = model.get_submodule(model.config.first_conv)
+    assert isinstance(classifier, torch.nn.Linear) and classifier.out_features == model.num_classes
+    assert isinstance(first, torch.nn.Conv2d) and first.in_channels == model.config.in_chans
+    assert zoo.get_config(name).classifier == model.config.classifier == "head.1.proj"
+    cfg = model.pretrained_cfg
+    assert (cfg["classifier"], cfg["first_conv"], cfg["num_classes"], cfg["input_size"]) == (
+        "head.1.proj", "backbone.features.0", 37, (1, 32, 100))

@@ -63,5 +63,5 @@ def test_ship_refuses_files_over_the_limit_and_leaves_nothing(trained, bench_fol
 
 def test_zoo_ship_names_must_be_registered(trained, bench_folder, tmp_path, capsys):
     assert main(["ship", str(trained), "--name", "gcrnn", "--benchmark", str(bench_folder),
-                 "--registry", str(tmp_path)]) == 2
-    assert "'gcrnn' is not a registered model" in capsys.readouterr().out
+                 "--registry", str(tmp_path)]) == 1
+    assert "'gcrnn' is not a registered model" in capsys.readouterr().err

@@ -116,17 +116,11 @@ def measure_peak(repeats: int = 5) -> dict[str, float]:
 
 
 def find_reference():
-    """``benchmarks/reference.py`` of the checkout the package runs from, or None if not a checkout."""
-    import importlib.util
-    from pathlib import Path
+    """The plain reference networks (``zoo.models.reference``): part of the package, so every
+    install has them."""
+    from zoo.models import reference
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "reference.py"
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("zoo_bench_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return reference
 
 
 def onnx_session(fast: nn.Module, path: str, threads: int) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -227,10 +221,15 @@ def run(names: list[str], batches: list[int], train_batch: int, repeats: int, pe
 
     from zoo.report import progress
 
-    per_model = (len(batches) * (4 + onnx) + (3 if train_batch else 0)) * (repeats + 1)
+    def calls(name: str) -> int:  # timed and warm-up calls of one model: the bar's share of it
+        referenced = reference is not None and name in reference.BUILDERS
+        inference = 4 + onnx + referenced  # zoo, fast fp32, fast bf16, int8 (+ onnx, reference)
+        training = (4 + referenced) if train_batch else 0  # the four of training_paths (+ reference)
+        return (len(batches) * inference + training) * (repeats + 1)
+
     rows: list[dict] = []
     with progress() as bar, tempfile.TemporaryDirectory() as tmp:
-        task = bar.add_task("bench", total=per_model * len(names), unit="call")
+        task = bar.add_task("bench", total=sum(map(calls, names)), unit="call")
         for name in names:
             bar.update(task, description=f"bench {name}")
             rows += model_rows(name, batches, train_batch, repeats, peak, reference, tmp if onnx else None,

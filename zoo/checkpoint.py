@@ -8,7 +8,9 @@ is damaged, empty or not a checkpoint is a ValueError naming it, what is wrong a
 """
 from __future__ import annotations
 
+import importlib.resources
 import json
+import os
 import pickle
 import re
 from dataclasses import replace
@@ -20,7 +22,24 @@ import torch
 from zoo.fileio import atomic_path
 from zoo.registry import ModelConfig, create_model, list_models
 
-REGISTRY_DIR = Path(__file__).resolve().parent.parent / "registry"
+
+
+def weights_dir() -> Path:
+    """Where shipped weights and their cards are: ``$ZOO_WEIGHTS`` when set, else the package
+    ``zoo.weights``, which pyproject.toml maps onto the checkout's top-level ``registry/`` folder
+    (package data in a wheel, the folder itself in an editable install), found by importlib.resources
+    the same way in both, whatever the working directory."""
+    if os.environ.get("ZOO_WEIGHTS"):
+        return Path(os.environ["ZOO_WEIGHTS"]).expanduser()
+    try:
+        return Path(str(importlib.resources.files("zoo.weights")))
+    except ModuleNotFoundError:
+        # only a source tree imported from its own folder without any install lacks the mapping
+        return Path(__file__).resolve().parent.parent / "registry"
+
+
+# Resolved once, at import: every lookup of shipped weights in one process sees the same folder.
+REGISTRY_DIR = weights_dir()
 
 
 def _legacy_globals() -> list:
@@ -75,6 +94,11 @@ def model_spec(model) -> dict[str, Any]:
 def build_from_spec(spec: dict[str, Any]):
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["options"].items()}
     model = create_model(spec["name"], num_classes=spec["num_classes"], **options)
+    return with_stored_config(model, spec)
+
+
+def with_stored_config(model, spec: dict[str, Any]):
+    """``model`` with the config a file stored (charset, preprocessing, provenance) over the registry's."""
     stored = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.get("config", {}).items()
               if k in ModelConfig.__dataclass_fields__}
     model.config = replace(model.config, **stored)
@@ -104,6 +128,18 @@ def shipped_models() -> list[str]:
     return sorted(list_models(pretrained=True), key=lambda n: n != "grcnn")
 
 
+def shipped_spec(name: str) -> dict[str, Any] | None:
+    """The model spec (options, class count, config) of the shipped ``name``, from its file's header;
+    None when nothing is shipped for ``name``."""
+    path = REGISTRY_DIR / f"{name}.safetensors"
+    if not path.is_file():
+        return None
+    meta, _ = read_safetensors(path)
+    if "model_spec" not in meta:
+        raise ValueError(f"{path}: safetensors header has no model_spec; save it with zoo.checkpoint.save_weights")
+    return json.loads(meta["model_spec"])
+
+
 def shipped_accuracy(name: str) -> str | None:
     """"None / 50 / Full" IC03-860 word accuracy of the shipped ``name`` as its card records it
     (measured on the shipped file by `zoo ship`), or None when the zoo ships no weights for it."""
@@ -119,12 +155,19 @@ def shipped_accuracy(name: str) -> str | None:
     return " / ".join(f"{accuracy[k]:.2f}" for k in ("None", "50", "Full"))
 
 
-def load_model(spec: str | Path, map_location: str = "cpu"):
-    """A model from a checkpoint (``.pt``), shipped weights (``.safetensors``) or a registry name.
+def load_model(spec: str | Path, map_location: str = "cpu", *, untrained: bool = False, seed: int = 0):
+    """A model from a checkpoint (``.pt``), shipped weights (``.safetensors``) or a registry name, in
+    eval mode: the one rule of every verb that takes a MODEL (eval, predict, viz, export, bench).
 
     A registry name loads ``registry/<name>.safetensors`` when the zoo ships weights for it, and
-    otherwise raises: use ``zoo.create_model(name)`` for an untrained model.
+    otherwise raises. ``untrained``: the registered ``spec`` built with random weights seeded with
+    ``seed`` (what ``--untrained`` asks for: it exercises a pipeline, it reads nothing).
     """
+    if untrained:
+        if str(spec) not in list_models():
+            raise ValueError(f"--untrained builds a registered model by name; {spec!r} is not one (`zoo models`)")
+        torch.manual_seed(seed)
+        return create_model(str(spec)).eval()
     path = Path(spec)
     if not path.exists() and str(spec) in list_models():
         path = REGISTRY_DIR / f"{spec}.safetensors"
@@ -141,6 +184,24 @@ def load_model(spec: str | Path, map_location: str = "cpu"):
     model = build_from_spec(json.loads(meta["model_spec"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     return model.eval()
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor]]:
+    """The model spec (None for a bare state dict) and the fp32 state dict of a ``.pt`` checkpoint, a
+    saved ``state_dict()`` or a ``.safetensors`` file: what ``create_model(..., checkpoint_path=)`` loads."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint or weights file")
+    if path.suffix == ".safetensors":
+        meta, tensors = read_safetensors(path)
+        spec = json.loads(meta["model_spec"]) if "model_spec" in meta else None
+        return spec, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    ckpt = read_checkpoint(path)
+    if isinstance(ckpt.get("state_dict"), dict):
+        return ckpt.get("model_spec"), ckpt["state_dict"]
+    if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        return None, ckpt
+    raise ValueError(f"{path}: neither a zoo checkpoint (model_spec + state_dict) nor a state dict of tensors")
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:

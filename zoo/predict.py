@@ -1,4 +1,4 @@
-"""Reading words from image files with a trained model (``zoo predict``).
+"""Reading words from images with a trained model (``model.read``, ``zoo predict``).
 
 Each image is one cropped word. The lexicon-free reading is the greedy (best path) or prefix-beam
 output; with a lexicon, the reading is also the lexicon word of highest CTC likelihood, scored
@@ -7,13 +7,15 @@ exactly (``zoo.decode.lexicon``), with its probability.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
+import numpy as np
 from PIL import Image
 
 from zoo.data.charset import Charset
+from zoo.decode.ctc import char_confidences
 from zoo.evaluate import Sample, decode_free, decode_shared, model_log_probs
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -21,14 +23,16 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 @dataclass
 class Reading:
-    file: str
+    file: str                       # the image's path, or "image 3" for a PIL image or array given as such
     text: str                       # lexicon-free output
     probability: float              # of that output's path (greedy) or prefix (beam)
+    char_probabilities: list[float] = field(default_factory=list)  # per character of text (char_confidences)
     word: str | None = None         # the lexicon's most likely word, when a lexicon was given
     word_probability: float | None = None
 
     def as_dict(self) -> dict:
-        row = {"file": self.file, "text": self.text, "probability": float(f"{self.probability:.4g}")}
+        row = {"file": self.file, "text": self.text, "probability": float(f"{self.probability:.4g}"),
+               "char probabilities": " ".join(f"{p:.3f}" for p in self.char_probabilities)}
         if self.word is not None:
             row.update({"lexicon word": self.word, "word probability": float(f"{self.word_probability:.4g}")})
         return row
@@ -57,8 +61,14 @@ def image_files(inputs: Sequence[str | Path]) -> list[Path]:
 def read_lexicon(path: str | Path, charset: Charset) -> list[str]:
     """One word per line, case-folded like the model's labels. A word the model cannot emit is an
     error naming its line, not a silent drop."""
+    return lexicon_words(Path(path).read_text(encoding="utf-8").splitlines(), charset, str(path))
+
+
+def lexicon_words(lines: Iterable[str], charset: Charset, source: str = "the lexicon") -> list[str]:
+    """The distinct words of ``lines``, case-folded like the model's labels, sorted; each word the model
+    cannot emit is named (with its line), all in one error."""
     words, bad = [], []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         word = charset.normalize(line.strip())
         if not word:
             continue
@@ -66,24 +76,66 @@ def read_lexicon(path: str | Path, charset: Charset) -> list[str]:
             bad.append(f"line {number} {word!r}")
         words.append(word)
     if bad:
-        raise ValueError(f"{path}: {len(bad)} word(s) have characters the model cannot emit "
+        raise ValueError(f"{source}: {len(bad)} word(s) have characters the model cannot emit "
                          f"(charset {charset.chars!r}): {', '.join(bad[:5])}; remove them or use a model "
                          f"trained on a larger charset")
     if not words:
-        raise ValueError(f"{path}: the lexicon is empty (expected one word per line)")
+        raise ValueError(f"{source}: the lexicon is empty (expected one word per line)")
     return sorted(set(words))
 
 
-def read_words(model, files: Sequence[Path], lexicon: Sequence[str] | None = None, decoder: str = "greedy",
+def _sample(image, index: int) -> Sample:
+    """An image to read as a benchmark-style sample: a path (opened when read), a PIL image or an array."""
+    if isinstance(image, (str, Path)):
+        return Sample(str(image), "", str(image), lambda: open_image(image), index + 1)
+    if isinstance(image, Image.Image):
+        return Sample(getattr(image, "filename", "") or f"image {index + 1}", "", f"image {index + 1}",
+                      lambda: image, index + 1)
+    if isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3) or image.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"image {index + 1}: an array is (H, W) or (H, W, C) of uint8 or uint16 pixels, "
+                             f"got {image.dtype} {image.shape}")
+        return Sample(f"image {index + 1}", "", f"image {index + 1}", lambda: Image.fromarray(image), index + 1)
+    raise TypeError(f"image {index + 1}: a path, PIL image or numpy array, got {type(image).__name__}")
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """The decoded image at ``path``; an unreadable one is an error naming the path once."""
+    try:
+        image = Image.open(path)
+        image.load()  # decode now: a truncated file fails here, with its name, not inside a batch
+        return image
+    except OSError as err:
+        reason = str(err).replace(f" {str(path)!r}", "").replace(str(path), "").strip(" :")
+        raise ValueError(f"{path}: not a readable image ({reason})") from None
+
+
+def read_words(model, images, lexicon: Sequence[str] | str | Path | None = None, decoder: str = "greedy",
                beam_width: int = 10, batch_size: int = 64,
-               on_batch: Callable[[int], None] | None = None) -> list[Reading]:
-    samples = [Sample(str(f), "", str(f), lambda f=f: Image.open(f), i + 1) for i, f in enumerate(files)]
+               on_batch: Callable[[int], None] | None = None) -> list[Reading] | Reading:
+    """Read one word per image (what ``model.read`` and ``zoo predict`` do). ``images``: one image or a
+    list of paths, PIL images and numpy arrays; one image gives one Reading, a list a list. ``lexicon``:
+    words, or a file of one word per line: each reading also gets the lexicon word of highest CTC
+    likelihood (exact, like ``zoo eval``'s Full setting) and its probability."""
+    single = isinstance(images, (str, Path, Image.Image, np.ndarray))
+    if getattr(model, "num_classes", None) == 0:
+        raise ValueError("this model has no classifier (num_classes=0): it gives features, it reads nothing")
+    charset = Charset.from_config(model.config)
+    if isinstance(lexicon, (str, Path)):
+        lexicon = read_lexicon(lexicon, charset)
+    elif lexicon is not None:
+        lexicon = lexicon_words(lexicon, charset)
+    samples = [_sample(image, i) for i, image in enumerate([images] if single else images)]
     log_probs = model_log_probs(model, samples, batch_size, on_batch)
-    charset = model.config.charset
-    free = decode_free(log_probs, charset, decoder, beam_width)
-    readings = [Reading(str(f), text, math.exp(score)) for f, text, score in zip(files, free.words, free.scores)]
+    free = decode_free(log_probs, model.config.charset, decoder, beam_width)
+    readings = [Reading(s.name, text, math.exp(score), _confidences(lp, text, model.config.charset))
+                for s, lp, text, score in zip(samples, log_probs, free.words, free.scores)]
     if lexicon:
-        chosen = decode_shared(log_probs, lexicon, charset)
+        chosen = decode_shared(log_probs, lexicon, model.config.charset)
         for reading, word, score in zip(readings, chosen.words, chosen.scores):
             reading.word, reading.word_probability = word, math.exp(score)
-    return readings
+    return readings[0] if single else readings
+
+
+def _confidences(log_probs, text: str, charset: str) -> list[float]:
+    return char_confidences(log_probs, [charset.index(c) + 1 for c in text])

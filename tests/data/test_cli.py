@@ -16,14 +16,22 @@ def test_verify_reports_the_documented_counts(broken_lmdb, tmp_path, capsys):
     assert "unknown chars, e.g. #4 'café!'" in out and "too long, e.g. #6 'aaaaaaaaaaaaaaaaaaaa'" in out
 
 
+def test_verify_json_prints_the_rows_alone_on_stdout(broken_lmdb, capsys):
+    assert main(["data", "verify", str(broken_lmdb), "--charset", "alnum36", "--json"]) == 0
+    out, err = capsys.readouterr()
+    payload = json.loads(out)  # stdout is the JSON and nothing else
+    assert {r["check"]: r["count"] for r in payload["rows"]}["undecodable"] == 1
+    assert "unknown chars, e.g. #4" in err  # the examples are notes: stderr
+
+
 def test_verify_schema_mismatch_exits_nonzero(tmp_path, capsys):
     import lmdb
     env = lmdb.open(str(tmp_path / "other.lmdb"))
     with env.begin(write=True) as txn:
         txn.put(b"something", b"else")
     env.close()
-    assert main(["data", "verify", str(tmp_path / "other.lmdb")]) == 2
-    assert "no 'num-samples' key" in capsys.readouterr().out
+    assert main(["data", "verify", str(tmp_path / "other.lmdb")]) == 1
+    assert "no 'num-samples' key" in capsys.readouterr().err
 
 
 def test_show_writes_a_png_grid(broken_lmdb, tmp_path):

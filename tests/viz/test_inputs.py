@@ -11,14 +11,27 @@ from zoo.viz.inputs import find_images, load_subjects
 def test_checkpoints_and_untrained_models_say_where_their_weights_come_from(tmp_path):
     trained = create_model("crnn_vgg")
     path = save_checkpoint(tmp_path / "run7.pt", trained)
-    from_file, fresh = load_subjects(["crnn_vgg"], [str(path)], seed=3)
+    from_file, fresh = load_subjects(["crnn_vgg"], [str(path)], seed=3, untrained_names=True)
     assert (from_file.label, from_file.trained, from_file.weights) == ("crnn_vgg (run7.pt)", True, str(path))
     assert (fresh.label, fresh.trained) == ("crnn_vgg", False) and "seed 3" in fresh.weights
     for name, tensor in trained.state_dict().items():
         torch.testing.assert_close(from_file.model.state_dict()[name], tensor)
-    again = load_subjects(["crnn_vgg"], [], seed=3)[0]
+    again = load_subjects(["crnn_vgg"], [], seed=3, untrained_names=True)[0]
     torch.testing.assert_close(again.model.head[-1].proj.weight, fresh.model.head[-1].proj.weight)
     assert not from_file.model.training and not fresh.model.training
+
+
+def test_a_name_means_its_shipped_weights_unless_untrained_is_asked_for():
+    from zoo.checkpoint import load_model
+
+    [shipped] = load_subjects(["crnn_vgg"], [])  # as `zoo eval crnn_vgg` and `zoo predict --model crnn_vgg`
+    assert shipped.trained and shipped.weights.startswith("shipped: ") and shipped.weights.endswith("crnn_vgg.safetensors")
+    expected = load_model("crnn_vgg").state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in shipped.model.state_dict().items())
+    with pytest.raises(FileNotFoundError, match="no shipped weights for 'grcnn_small'"):
+        load_subjects(["grcnn_small"], [])
+    [fresh] = load_subjects(["grcnn_small"], [], untrained_names=True)
+    assert not fresh.trained
 
 
 def test_checkpoints_with_the_same_file_name_are_told_apart_by_their_run(tmp_path):

@@ -79,3 +79,26 @@ def test_gate_maps_are_grcl_gates_per_iteration_and_recording_is_switched_off():
     torch.testing.assert_close(maps["backbone.features.3"][0], gate[0].mean(0))
     assert all(m.recorded is None for m in model.modules() if hasattr(m, "recorded"))
     assert gate_maps(create_model("rcnn", iterations=1).eval(), torch.randn(1, 32, 100)) == {}
+
+
+def test_the_saliency_grid_column_titles_never_overlap():
+    """Checkpoint labels carry run paths wider than a column: they wrap (also after a '/') and the
+    layout makes room, so no title runs into its neighbour, an image or the figure's title."""
+    import numpy as np
+
+    from zoo.viz import figures
+
+    columns = ["grcnn (runs/cpu/grcnn_long/best.pt)", "crnn_vgg (runs/ablations/cpu_backbones/runs/crnn_vgg-s0/best.pt)",
+               "densenet\n(untrained)", "rcnn"]
+    rows = [{"label": f"img_{i}.jpg", "picture": np.random.rand(32, 100),
+             "cells": [(np.random.rand(32, 100), "word") for _ in columns]} for i in range(2)]
+    fig = figures.grid_figure(rows, columns, "gradient")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    top = fig.axes[:len(columns) + 1]
+    titles = [ax.title.get_window_extent(renderer) for ax in top]
+    assert all(left.x1 < right.x0 for left, right in zip(titles, titles[1:]))
+    assert all(t.y0 >= ax.get_window_extent(renderer).y1 - 1 for t, ax in zip(titles, top))  # above its image
+    assert max(t.y1 for t in titles) <= fig._suptitle.get_window_extent(renderer).y0 + 1
+    assert "\n" in top[2].get_title() and all(len(line) <= 24 for line in top[2].get_title().split("\n"))
+    figures.plt.close(fig)

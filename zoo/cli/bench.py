@@ -13,8 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Measure each model's speed on 100x32 synthetic images at a fixed thread count, "
                     "after warm-up, as the median of repeats with all paths interleaved: training "
                     "images/s (forward + CTC + backward + Adadelta step), inference images/s at the "
-                    "largest --batch and latency at the smallest, for the plain reference (benchmarks/"
-                    "reference.py, when run from a checkout), the zoo model, and the optimised "
+                    "largest --batch and latency at the smallest, for the plain reference (zoo.models."
+                    "reference), the zoo model, and the optimised "
                     "inference path (zoo.models.fast, fp32 and bf16; ONNX Runtime with --onnx). Also "
                     "GFLOPs per image and the achieved fraction of this machine's measured conv peak.",
         epilog="examples:\n  zoo bench grcnn rcnn crnn_vgg --threads 2 --out runs/bench\n"
@@ -44,29 +44,26 @@ def parse_batches(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from zoo import bench
     from zoo.registry import list_models
-    from zoo.report import console, rich_table, write_table
+    from zoo.report import console, note, rich_table, write_table
 
     names = args.models or list_models()
     batches = parse_batches(args.batch)
     bench.set_threads(args.threads)
     reference = bench.find_reference()
-    if reference is None:
-        console.print("[yellow]note:[/] benchmarks/reference.py not found beside the package (not a checkout): "
-                      "no plain-reference rows; ratios are against the zoo model")
-    console.print(f"threads {args.threads}, load average before: {bench.load_average()}")
+    note(f"threads {args.threads}, load average before: {bench.load_average()}", label="")
     peak = bench.measure_peak(args.repeats)
-    console.print(", ".join(f"{k} {v:.1f}" for k, v in peak.items()))
+    note(", ".join(f"{k} {v:.1f}" for k, v in peak.items()), label="")
     rows = bench.run(names, batches, args.train_batch if args.train else 0, args.repeats, peak,
                      reference=reference, onnx=args.onnx)
     title = (f"Speed on 100x32 images, {args.threads} threads (median of {args.repeats}, paths interleaved; "
              "x ref = ratio to the plain reference measured in the same run)")
     console.print(rich_table(rows, title))
     load = bench.load_average()
-    console.print(f"load average after: {load}")
+    note(f"load average after: {load}", label="")
     if args.out:
         meta = {**{k: round(v, 1) for k, v in peak.items()}, "load average after (1/5/15 min)": load,
                 "batches": batches, "train batch": args.train_batch if args.train else None,
                 "repeats": args.repeats}
         paths = write_table(rows, args.out, "bench", title, meta=meta)
-        console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+        note(f"wrote {', '.join(str(p) for p in paths.values())}", label="")
     return 0

@@ -106,16 +106,9 @@ def load_recipe(path: str) -> dict:
 
 
 def load(spec: str, options: dict):
-    import torch
-
     from zoo.checkpoint import load_model
-    from zoo.registry import create_model
 
-    if options["untrained"]:
-        torch.manual_seed(options["seed"])
-        model = create_model(spec).eval()
-    else:
-        model = load_model(spec)
+    model = load_model(spec, untrained=bool(options["untrained"]), seed=options["seed"])
     if options["precision"] == "bf16":
         from zoo.models.fast import FastRecognizer
         return FastRecognizer(model, "bf16")
@@ -159,32 +152,32 @@ def run(args: argparse.Namespace) -> int:
 
 def _say_where_weights_come_from(models: dict, options: dict) -> None:
     from zoo.checkpoint import REGISTRY_DIR
-    from zoo.report import console
+    from zoo.report import note
 
     for spec, model in models.items():
         card = REGISTRY_DIR / f"{spec}.yaml"
         if options["untrained"]:
-            console.print(f"[bold white on red] UNTRAINED MODEL [/] {model.config.name} with random weights (seed "
-                          f"{options['seed']}): the numbers below are meaningless; this run only exercises "
-                          f"the evaluation pipeline.")
+            note(f"{model.config.name} with random weights (seed {options['seed']}): the numbers below are "
+                 f"meaningless; this run only exercises the evaluation pipeline.", " UNTRAINED MODEL ",
+                 "bold white on red")
         elif card.is_file():
-            console.print(f"shipped weights registry/{spec}.safetensors; how they were made: {card}")
+            note(f"shipped weights registry/{spec}.safetensors; how they were made: {card}", label="")
 
 
 def _print_details(result) -> None:
-    from zoo.report import console, rich_table
+    from zoo.report import console, note, rich_table
 
     console.print(rich_table([{"count": k, "images": v} for k, v in result.counts.items()], "Counts"))
     console.print(rich_table(result.by_length, "Lexicon-free accuracy by word length"))
     console.print(rich_table(result.confusions[:10], "Most frequent character errors (lexicon-free)"))
     for problem in result.problems[:10]:
-        console.print(f"[yellow]note:[/] {problem}")
+        note(problem)
     if len(result.problems) > 10:
-        console.print(f"[yellow]note:[/] ... and {len(result.problems) - 10} more (all in eval.json with --out)")
+        note(f"... and {len(result.problems) - 10} more (all in eval.json with --out)")
 
 
 def _write(results, combined: list[dict], title: str, options: dict, out: str) -> None:
-    from zoo.report import console, provenance, write_table, write_text
+    from zoo.report import note, provenance, write_table, write_text
 
     for r in results:
         ev = r.evaluation
@@ -203,8 +196,8 @@ def _write(results, combined: list[dict], title: str, options: dict, out: str) -
             "decoder": options["decoder"], "benchmarks": {r.item.title: str(r.item.path) for r in results},
             "provenance": provenance()}
     write_table(combined, out, "suite", title, meta=meta)
-    console.print(f"wrote {out}/suite.md|csv|json and, per model and benchmark, eval.*, by_length.*, "
-                  f"confusions.*, per_image.csv under {out}/<model>/<benchmark>/")
+    note(f"wrote {out}/suite.md|csv|json and, per model and benchmark, eval.*, by_length.*, "
+         f"confusions.*, per_image.csv under {out}/<model>/<benchmark>/", label="")
 
 
 def _safe(name: str) -> str:

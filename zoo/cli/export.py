@@ -18,18 +18,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "  zoo export runs/cpu/grcnn/best.pt --format safetensors --out registry/grcnn.safetensors")
     p.add_argument("model", help="checkpoint path, .safetensors path, or shipped model name")
     p.add_argument("--format", choices=FORMATS, default="onnx")
-    p.add_argument("--out", help="output path (default: beside MODEL with the format's suffix)")
+    p.add_argument("--out", help="output path [default: beside a checkpoint MODEL, with the format's suffix; "
+                   "runs/export/NAME.SUFFIX for a shipped model, whose folder is the installed package's]")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from zoo.checkpoint import load_model
-    from zoo.export import SUFFIX, export
-    from zoo.report import console
+    from zoo.export import export
+    from zoo.report import note
 
     model = load_model(args.model)
-    out = Path(args.out) if args.out else Path(args.model).with_suffix(SUFFIX[args.format])
-    console.print(f"wrote {export(model, args.format, out)}")
+    note(f"wrote {export(model, args.format, args.out or default_out(args.model, args.format))}", label="")
     return 0
+
+
+def default_out(spec: str, fmt: str):
+    """Beside a checkpoint or weights file the user has; runs/export/ (relative to where zoo runs) for a
+    shipped model, never the weights folder itself: that is the checkout's registry/ or site-packages."""
+    from pathlib import Path
+
+    from zoo.checkpoint import REGISTRY_DIR
+    from zoo.export import SUFFIX
+
+    path = Path(spec)
+    if path.is_file() and path.resolve().parent != REGISTRY_DIR.resolve():
+        return path.with_suffix(SUFFIX[fmt])
+    return Path("runs/export") / f"{path.stem}{SUFFIX[fmt]}"

@@ -15,8 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "the theoretical receptive field (px of width) of one CNN output frame, the "
                     "paper's reported IC03-860 word accuracy (None / 50 / Full lexicon), and that of the "
                     "weights the zoo ships (registry/, trained here on a CPU; create_model(name, "
-                    "pretrained=True) loads them).",
-        epilog="examples:\n  zoo models\n  zoo models 'grcnn*' --out runs/models")
+                    "pretrained=True) loads them). Sizes are those of the configuration the row's "
+                    "accuracy belongs to: the shipped one where weights are shipped (e.g. BiLSTM-256), "
+                    "else the paper's; the 'measured' column says which.",
+        epilog="examples:\n  zoo models\n  zoo models 'grcnn*' --out runs/models\n  zoo models --json")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. '*rcnn*'")
     p.add_argument("--out", metavar="DIR", help="also write models.md, models.csv and models.json here")
     p.set_defaults(func=run)
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from zoo.models.profile import summary
     from zoo.registry import list_models
-    from zoo.report import console, rich_table, write_table
+    from zoo.report import console, note, rich_table, write_table
 
     names = list_models(args.pattern)
     if not names:
@@ -35,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
     console.print(rich_table(rows, title))
     if args.out:
         paths = write_table(rows, args.out, "models", title)
-        console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+        note(f"wrote {', '.join(str(p) for p in paths.values())}", label="")
     return 0

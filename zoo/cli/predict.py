@@ -31,19 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.checkpoint import load_model, shipped_models
+    from zoo.checkpoint import REGISTRY_DIR, load_model, shipped_models
     from zoo.data.charset import Charset
     from zoo.predict import image_files, read_lexicon, read_words
-    from zoo.report import console, progress, rich_table, write_table
+    from zoo.report import console, note, progress, rich_table, write_table
 
     files = image_files(args.images)
     if args.model is None:
         shipped = shipped_models()
         if not shipped:
-            raise FileNotFoundError("no model is shipped in registry/ yet: pass --model CHECKPOINT (a `zoo train` "
-                                    "best.pt) or a .safetensors file")
+            raise FileNotFoundError(f"no shipped model in {REGISTRY_DIR} (set $ZOO_WEIGHTS to the folder that "
+                                    f"holds them), or pass --model CHECKPOINT (a `zoo train` best.pt) or a "
+                                    f".safetensors file")
         args.model = shipped[0]
     model = load_model(args.model)
+    # read here, before any image is: a bad lexicon fails at once, and the title counts its words
     lexicon = read_lexicon(args.lexicon, Charset.from_config(model.config)) if args.lexicon else None
     with progress(transient=True) as bar:
         task = bar.add_task(f"{model.config.name} reading", total=len(files), unit="img")
@@ -57,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write_table(rows, args.out, "predictions", title, meta={"model": args.model, "decoder": args.decoder,
                                                                 "lexicon": args.lexicon})
-        console.print(f"wrote {args.out}/predictions.md|csv|json")
+        note(f"wrote {args.out}/predictions.md|csv|json", label="")
     return 0

@@ -25,13 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "root) or paths, as in `zoo eval`")
     p.add_argument("--data-root", metavar="DIR", help="where named benchmarks live [default: $ZOO_DATA_ROOT, "
                    "else ../shared/data]")
-    p.add_argument("--registry", default=None, help="registry folder [default: the checkout's registry/]")
+    p.add_argument("--registry", default=None, help="registry folder [default: where shipped weights are "
+                   "read from: $ZOO_WEIGHTS, else the checkout's registry/]")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from zoo.registry import list_models
-    from zoo.report import console, rich_table
+    from zoo.report import console, note, rich_table
     from zoo.ship import ship
 
     if args.name not in list_models():
@@ -41,5 +42,5 @@ def run(args: argparse.Namespace) -> int:
     rows = [{"benchmark": title, "lexicon": k, "accuracy (%)": v, "paper (%)": entry["paper (%)"][k]}
             for title, entry in card["evaluation"]["benchmarks"].items() for k, v in entry["word accuracy (%)"].items()]
     console.print(rich_table(rows, f"registry/{card['file']} ({card['megabytes']} MB), measured on the shipped file"))
-    console.print(f"wrote {card['file']} and {args.name}.yaml")
+    note(f"wrote {card['file']} and {args.name}.yaml", label="")
     return 0

@@ -78,3 +78,40 @@ def _logaddexp(a: float, b: float) -> float:
     if a < b:
         a, b = b, a
     return a if b == -math.inf else a + math.log1p(math.exp(b - a))
+
+
+def char_confidences(log_probs: torch.Tensor, labels: list[int], blank: int = 0) -> list[float]:
+    """Per character of ``labels``: its highest probability over the frames that emit it in the most
+    probable alignment (Viterbi) of ``labels`` to one image's (frames, classes) log-probabilities.
+
+    For a greedy reading that alignment is the best path itself; for a beam or lexicon reading it is
+    the best way the model can spell that word. Empty when ``labels`` cannot fit the frames.
+    """
+    if not labels:
+        return []
+    lp = log_probs.detach().float().cpu()
+    states = [blank if s % 2 == 0 else labels[s // 2] for s in range(2 * len(labels) + 1)]
+    emit = lp[:, states]                                    # (frames, states)
+    # a state may come from itself, the one before, or skip a blank between two different characters
+    skip = torch.tensor([s >= 2 and states[s] != blank and states[s] != states[s - 2] for s in range(len(states))])
+    score = torch.full((len(states),), -math.inf)
+    score[:2] = emit[0, :2]
+    back = []
+    for t in range(1, len(lp)):
+        prev1 = torch.cat([torch.tensor([-math.inf]), score[:-1]])
+        prev2 = torch.where(skip, torch.cat([torch.tensor([-math.inf, -math.inf]), score[:-2]]), -math.inf)
+        best, step = torch.stack([score, prev1, prev2]).max(0)
+        back.append(step)
+        score = best + emit[t]
+    end = len(states) - 1 if score[-1] >= score[-2] else len(states) - 2
+    if not math.isfinite(score[end].item()):
+        return []
+    path = [end]
+    for step in reversed(back):
+        path.append(path[-1] - int(step[path[-1]]))
+    path.reverse()
+    best_prob = [0.0] * len(labels)
+    for t, state in enumerate(path):
+        if state % 2:
+            best_prob[state // 2] = max(best_prob[state // 2], math.exp(lp[t, states[state]].item()))
+    return best_prob

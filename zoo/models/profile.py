@@ -56,15 +56,19 @@ def gflops(model: nn.Module, height: int = 32, width: int = 100, in_chans: int =
 
 
 def summary(name: str) -> dict:
-    """One row of ``zoo models``: the registered defaults of ``name``, measured."""
-    from zoo.checkpoint import shipped_accuracy
+    """One row of ``zoo models``: ``name`` measured in the configuration whose accuracy the row
+    shows: the shipped weights' (registry/<name>.yaml) where the zoo ships them, else the paper's
+    released configuration (the registered defaults). The weights themselves are not needed."""
+    from zoo.checkpoint import build_from_spec, shipped_accuracy, shipped_spec
     from zoo.registry import create_model
 
-    model = create_model(name)
+    spec = shipped_spec(name)
+    model = build_from_spec(spec) if spec else create_model(name)
     cfg = model.config
     ic03 = cfg.reported.get("IC03-860", {})
     return {
         "model": name, "paper": cfg.paper,
+        "measured": "shipped" if spec else "paper",  # which configuration the size columns are of
         "params (M)": round(count_parameters(model) / 1e6, 3),
         "CNN params (M)": round(count_parameters(model.backbone) / 1e6, 3),
         "GFLOPs": round(gflops(model, cfg.height, 100, cfg.in_chans), 3),

@@ -5,6 +5,8 @@ Training glue (losses, optimisers, data) lives elsewhere.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -53,6 +55,7 @@ class BidirectionalLSTM(nn.Module):
 
 class BiLSTMHead(nn.Sequential):
     """The shared sequence head: two BiLSTM layers, the second projecting to the classes."""
+    classifier = "1.proj"  # the Linear to the classes, inside the head
 
     def __init__(self, in_features: int, hidden_size: int, num_classes: int):
         super().__init__(BidirectionalLSTM(in_features, hidden_size, hidden_size),
@@ -61,6 +64,7 @@ class BiLSTMHead(nn.Sequential):
 
 class LinearHead(nn.Linear):
     """Head-less ablation: each frame's CNN feature straight to the classes (``hidden_size`` unused)."""
+    classifier = ""  # the head is the classifier
 
     def __init__(self, in_features: int, hidden_size: int, num_classes: int):
         super().__init__(in_features, num_classes)
@@ -69,19 +73,59 @@ class LinearHead(nn.Linear):
 HEADS = {"bilstm": BiLSTMHead, "linear": LinearHead}
 
 
+def classifier_name(head: str) -> str:
+    """The classifier's module name in a Recognizer with ``head`` (timm's pretrained_cfg["classifier"])."""
+    inner = HEADS[head].classifier
+    return f"head.{inner}" if inner else "head"
+
+
 class Recognizer(nn.Module):
     """Backbone + head. The head's input size is read from a dummy forward of the backbone, which
-    also checks the backbone's declared geometry (frame count, stride) against what it computes."""
+    also checks the backbone's declared geometry (frame count, stride) against what it computes.
+
+    timm's conventions: ``config.classifier`` and ``config.first_conv`` name the classifier (the
+    head's last Linear) and the first convolution; ``reset_classifier(n)`` gives a new classifier;
+    ``num_classes=0`` has none, and the model returns the classifier's input features per frame,
+    (batch, frames, num_features), as timm's num_classes=0 returns pooled features."""
 
     def __init__(self, backbone: Backbone, num_classes: int, config: ModelConfig):
         super().__init__()
         if config.head not in HEADS:
             raise ValueError(f"unknown head {config.head!r}; choose one of {', '.join(HEADS)}")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0 (0: no classifier), got {num_classes}")
         self.backbone = backbone
-        self.config = config
-        out_channels = self._check_backbone(backbone, config)
-        self.head = HEADS[config.head](out_channels, config.hidden_size, num_classes)
+        self.config = replace(config, classifier=classifier_name(config.head))
+        out_channels = self._check_backbone(backbone, self.config)
+        # built with at least one class so that num_features can be read off the classifier
+        self.head = HEADS[config.head](out_channels, config.hidden_size, max(num_classes, 1))
+        self.num_features = self.get_classifier().in_features
         self.num_classes = num_classes
+        if num_classes == 0:
+            self.reset_classifier(0)
+        self._check_first_conv()
+
+    def get_classifier(self) -> nn.Module:
+        return self.get_submodule(self.config.classifier)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, freshly initialised classifier with ``num_classes`` outputs (0: none; features out)."""
+        parent, _, attr = self.config.classifier.rpartition(".")
+        module = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        setattr(self.get_submodule(parent) if parent else self, attr, module)
+        self.num_classes = num_classes
+
+    @property
+    def pretrained_cfg(self) -> dict:
+        """The config as timm's ``model.pretrained_cfg`` names it (input_size, mean, std, classifier, ...)."""
+        cfg = self.config
+        return {**cfg.as_dict(), "num_classes": self.num_classes, "input_size": (cfg.in_chans, cfg.height, cfg.width)}
+
+    def _check_first_conv(self) -> None:
+        first = dict(self.named_modules()).get(self.config.first_conv)
+        if not isinstance(first, nn.Conv2d):
+            raise ValueError(f"{self.config.name}: config.first_conv {self.config.first_conv!r} is not a Conv2d "
+                             f"of the model ({type(first).__name__}); set first_conv in its register_model config")
 
     @staticmethod
     def _check_backbone(backbone: Backbone, config: ModelConfig) -> int:
@@ -101,6 +145,14 @@ class Recognizer(nn.Module):
 
     def num_frames(self, width: int) -> int:
         return self.backbone.num_frames(width)
+
+    def read(self, images, lexicon=None, decoder: str = "greedy", beam_width: int = 10, batch_size: int = 64):
+        """Read the word in each image: ``zoo.predict.read_words`` (paths, PIL images or numpy arrays;
+        one image gives one ``Reading``, a list a list), with its probability and per-character
+        confidences; ``lexicon`` (words, or a file of one word per line) adds the most likely word."""
+        from zoo.predict import read_words
+
+        return read_words(self, images, lexicon, decoder, beam_width, batch_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         feats = self.backbone(images)

@@ -2,6 +2,7 @@
 measurements from ``zoo.viz.study`` and writes one PNG."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -56,13 +57,22 @@ def _show(ax, image: np.ndarray, **kwargs) -> None:
               vmin=0, vmax=1, **kwargs)
 
 
+COLUMN_INCHES = 2.1  # width of one column of the saliency grid
+
+
 def saliency_grid(rows: list[dict], columns: list[str], path: Path, method: str) -> Path:
     """The paper-style grid. ``rows``: {"label", "picture", "cells": [(map, decoded) per column]}."""
-    fig, axes = plt.subplots(len(rows), len(columns) + 1, squeeze=False,
-                             figsize=(2.1 * (len(columns) + 1), 0.95 * len(rows) + 0.5),
-                             gridspec_kw={"hspace": 0.55, "wspace": 0.06})
+    return save(grid_figure(rows, columns, method), path)
+
+
+def grid_figure(rows: list[dict], columns: list[str], method: str):
+    # constrained layout makes room for the (wrapped, multi-line) column titles, the row labels
+    # and the suptitle, so none of them overlaps another or an image
+    fig = plt.figure(figsize=(COLUMN_INCHES * (len(columns) + 1), 0.95 * len(rows) + 0.9), layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, hspace=0.08, wspace=0.02)
+    axes = fig.subplots(len(rows), len(columns) + 1, squeeze=False)
     for ax, title in zip(axes[0], ["input", *columns]):
-        ax.set_title(title, fontweight="bold")
+        ax.set_title(wrap_title(title), fontweight="bold")
     for row, ax_row in zip(rows, axes):
         _show(ax_row[0], row["picture"])
         _bare(ax_row[0])
@@ -71,9 +81,21 @@ def saliency_grid(rows: list[dict], columns: list[str], path: Path, method: str)
             _overlay(ax, row["picture"], saliency_map)
             _bare(ax)
             ax.set_xlabel(f"reads \u201c{decoded}\u201d", fontsize=8)
-    fig.suptitle(f"Which pixels drive the transcription ({method} saliency; bright = more)",
-                 y=1.0 + 0.15 / fig.get_figheight(), va="bottom", fontweight="bold")
-    return save(fig, path)
+    fig.suptitle(f"Which pixels drive the transcription ({method} saliency; bright = more)", fontweight="bold")
+    return fig
+
+
+def wrap_title(title: str, inches: float = COLUMN_INCHES) -> str:
+    """``title`` in lines that fit one column: model labels carry run paths
+    ("grcnn (runs/cpu/grcnn_long/best.pt)") that are wider than the column, so paths may break after
+    a "/" as well as at spaces."""
+    points = matplotlib.font_manager.FontProperties(size=plt.rcParams["axes.titlesize"]).get_size_in_points()
+    width = max(8, int(inches * 72 / (0.68 * points)))  # characters of bold text that fit
+    lines = []
+    for line in title.split("\n"):
+        wrapped = textwrap.wrap(line.replace("/", "/ "), width, break_long_words=True) or [""]
+        lines += [part.replace("/ ", "/") for part in wrapped]
+    return "\n".join(lines)
 
 
 def frames_figure(result, config, path: Path, title: str) -> Path:

@@ -1,5 +1,5 @@
-"""What a visualisation runs on: models (trained checkpoints or seeded untrained registry models)
-and images (files, or the image files of a directory with an optional ``gt.txt``)."""
+"""What a visualisation runs on: models (shipped weights by name, trained checkpoints, or seeded
+untrained registry models when asked for) and images (files, or the image files of a directory with an optional ``gt.txt``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,9 +49,19 @@ def distinguishing_tails(paths: list[str]) -> list[str]:
     return [str(p) for p in paths]  # the same path twice: load_subjects says so
 
 
-def load_subjects(names: list[str], checkpoints: list[str], seed: int = 0) -> list[Subject]:
+def shipped(name: str) -> Subject:
+    """The weights the zoo ships for ``name`` (what eval and predict load for a name)."""
+    from zoo.checkpoint import REGISTRY_DIR, load_model
+
+    return Subject(name, name, load_model(name), f"shipped: {REGISTRY_DIR / name}.safetensors", True)
+
+
+def load_subjects(names: list[str], checkpoints: list[str], seed: int = 0, untrained_names: bool = False) -> list[Subject]:
+    """Checkpoints, then registered ``names``: their shipped weights, as every verb reads a name (an error
+    when none are shipped), or with ``untrained_names`` seeded random weights (``--untrained``)."""
+    by_name = (lambda n: untrained(n, seed)) if untrained_names else shipped
     subjects = ([from_checkpoint(p, tail) for p, tail in zip(checkpoints, distinguishing_tails(checkpoints))]
-                + [untrained(n, seed) for n in names])
+                + [by_name(n) for n in names])
     if not subjects:
         raise ValueError("no model to visualise: pass --models and/or --checkpoints")
     labels = [s.label for s in subjects]

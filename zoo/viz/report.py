@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from zoo.report import console, html_table, markdown_table, progress, provenance, rich_table, to_json, write_table, write_text
+from zoo.report import (console, html_table, markdown_table, note, progress, provenance, rich_table, to_json,
+                        write_table, write_text)
 from zoo.viz import figures
 from zoo.viz.inputs import ImageSet, Subject, open_image
 from zoo.viz.study import (DEFAULT_ITERATIONS, ImageResult, growth_with_iterations, has_iterations, study_image,
@@ -79,7 +80,8 @@ def build_report(subjects: list[Subject], images: ImageSet, out_dir: str | Path,
         write_table(growth, out, "rf_growth", "Receptive field against the iteration count T")
     to_json(report, out / "report.json")
     write_text(out / "report.html", render_html(report, subjects))
-    console.print(f"wrote {out / 'report.html'}, {out / 'report.json'} and {len(figure_paths)} figures in {out / 'figures'}")
+    note(f"wrote {out / 'report.html'}, {out / 'report.json'} and {len(figure_paths)} figures in {out / 'figures'}",
+         label="")
     return report
 
 
@@ -140,7 +142,8 @@ def render_html(report: dict, subjects: list[Subject]) -> str:
         parts.append(f"<p class='warn'><b>Untrained models:</b> {html.escape(', '.join(untrained))} have random "
                      f"weights (registry defaults, seed {meta['seed']}). Their maps show what the architecture "
                      "lets each output see, not what a trained recogniser attends to; their transcriptions are "
-                     "meaningless. Pass <code>--checkpoints</code> for trained models.</p>")
+                     "meaningless. Without <code>--untrained</code> a name reads with its shipped weights; "
+                     "<code>--checkpoints</code> adds trained runs.</p>")
     imgs = report["images"]
     parts.append(f"<p>{len(imgs['used'])} image(s) of {imgs['found']} found"
                  + (f" ({imgs['left_out_by_limit']} left out by --limit)" if imgs["left_out_by_limit"] else "")

@@ -1,5 +1,7 @@
 """Plain PyTorch GRCNN, RCNN and CRNN: the baselines ``zoo bench`` measures the zoo against.
 
+Part of the package (not of benchmarks/) so that an installed zoo, not only a checkout, has them.
+
 Written the straightforward way, one module per term of each equation as in clovaai's
 deep-text-recognition-benchmark (``GRCL`` / ``GRCL_unit``, ``BidirectionalLSTM``): every
 BatchNorm is its own module applied to its own tensor, every addition and activation a separate
