@@ -22,6 +22,26 @@ def _label_font(size: int = 15) -> ImageFont.ImageFont:
     return ImageFont.truetype(mono[0].path, size) if mono else ImageFont.load_default(size)
 
 
+def labelled_grid(cells: list[tuple[Image.Image | None, str]], columns: int = 4) -> Image.Image:
+    """Images on a grid, each ROW_HEIGHT high with its caption under it; None is a red cell (an image
+    that could not be read)."""
+    rows = -(-len(cells) // columns)
+    sheet = Image.new("RGB", (columns * CELL_WIDTH, rows * (ROW_HEIGHT + LABEL_HEIGHT + 6)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = _label_font()
+    for k, (image, caption) in enumerate(cells):
+        x, y = (k % columns) * CELL_WIDTH, (k // columns) * (ROW_HEIGHT + LABEL_HEIGHT + 6)
+        if image is None:
+            draw.rectangle((x + 4, y + 2, x + CELL_WIDTH - 4, y + ROW_HEIGHT), fill=(230, 80, 80))
+            draw.text((x + 10, y + 14), "undecodable image", fill="white", font=font)
+        else:
+            image = to_8bit(image).convert("RGB")
+            width = min(CELL_WIDTH - 8, max(1, round(image.width * ROW_HEIGHT / image.height)))
+            sheet.paste(image.resize((width, ROW_HEIGHT), Image.BILINEAR), (x + 4, y + 2))
+        draw.text((x + 4, y + ROW_HEIGHT + 4), caption, fill="black", font=font)
+    return sheet
+
+
 def sample_grid(path: str | Path, n: int = 32, seed: int | None = None, columns: int = 4) -> tuple[Image.Image, list[int]]:
     """The first ``n`` samples (or ``n`` drawn with ``seed``) on a grid, each labelled with its
     index and label; unreadable images are shown as a red cell. Returns the image and the indices."""
@@ -31,23 +51,16 @@ def sample_grid(path: str | Path, n: int = 32, seed: int | None = None, columns:
         indices = list(range(1, count + 1))
     else:
         indices = sorted(np.random.default_rng(seed).choice(len(reader), count, replace=False) + 1)
-    rows = -(-count // columns)
-    sheet = Image.new("RGB", (columns * CELL_WIDTH, rows * (ROW_HEIGHT + LABEL_HEIGHT + 6)), "white")
-    draw = ImageDraw.Draw(sheet)
-    font = _label_font()
-    for k, index in enumerate(indices):
-        x, y = (k % columns) * CELL_WIDTH, (k // columns) * (ROW_HEIGHT + LABEL_HEIGHT + 6)
+    cells = []
+    for index in indices:
         try:
-            image = to_8bit(reader.image(int(index))).convert("RGB")
-            width = min(CELL_WIDTH - 8, max(1, round(image.width * ROW_HEIGHT / image.height)))
-            sheet.paste(image.resize((width, ROW_HEIGHT), Image.BILINEAR), (x + 4, y + 2))
+            image = reader.image(int(index))
         except (OSError, ValueError, SyntaxError):
-            draw.rectangle((x + 4, y + 2, x + CELL_WIDTH - 4, y + ROW_HEIGHT), fill=(230, 80, 80))
-            draw.text((x + 10, y + 14), "undecodable image", fill="white", font=font)
+            image = None
         label = reader.label(int(index))
-        draw.text((x + 4, y + ROW_HEIGHT + 4), f"{index}: {label if label else '(empty)'}", fill="black", font=font)
+        cells.append((image, f"{index}: {label if label else '(empty)'}"))
     reader.close()
-    return sheet, [int(i) for i in indices]
+    return labelled_grid(cells, columns), [int(i) for i in indices]
 
 
 def write_grid(path: str | Path, out: str | Path, n: int = 32, seed: int | None = None) -> Path:
