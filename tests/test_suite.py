@@ -62,3 +62,27 @@ def test_zoo_eval_of_two_models_on_three_shared_benchmarks(tmp_path, capsys):
         nones = [suite[model][f"{t} None"] for t in ("SVT-647", "IC13-857", "IC03-860")]
         assert suite[model]["total None (120 images)"] == round(sum(nones) / 3, 2)
     assert suite["grcnn"]["IC03-860 50"] >= 80  # the shipped model reads real words (96 on these 40)
+
+
+def test_an_image_no_protocol_evaluates_is_never_run_through_a_model(tmp_path):
+    import torch
+    from PIL import Image
+
+    from zoo.registry import ModelConfig
+    from zoo.suite import load_suite, run_suite
+
+    for i in range(3):
+        Image.new("RGB", (40, 16), "white").save(tmp_path / f"{i}.png")
+    (tmp_path / "gt.txt").write_text("0.png\tshop\n1.png\t$4.00\n2.png\texit\n")
+
+    class Counting(torch.nn.Module):
+        config, seen = ModelConfig(name="counting"), 0
+
+        def forward(self, images):
+            self.seen += len(images)
+            return torch.zeros(len(images), 26, 37)
+
+    model = Counting()
+    [result] = run_suite({"m": model}, load_suite([Resolved(tmp_path, "ic03-860")], None))
+    assert model.seen == 2 and result.evaluation.counts["filtered by protocol"] == 1
+    assert result.evaluation.counts["evaluated"] == 2

@@ -8,8 +8,11 @@ GRCNN papers, Baek et al. 2019's re-trained models and Tesseract, each only besi
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+import torch
 
 from zoo.data.benchmarks import REFERENCE_ROWS, Benchmark, Resolved, get_protocol, load_resolved, paper_numbers
 from zoo.evaluate import Evaluation, evaluate, model_log_probs
@@ -50,28 +53,43 @@ def load_suite(items: Sequence[Resolved], settings: Sequence[str] | None, limit:
 def run_suite(models: dict[str, object], loaded: list[tuple[Resolved, Benchmark, list[str]]],
               batch_size: int = 64, on_batch: Callable[[int], None] | None = None, **decoding) -> list[SuiteResult]:
     """Each model on each loaded benchmark (``decoding``: evaluate's decoder options). Benchmarks of
-    one folder (IC13-857 and IC13-1015) share one forward pass per image."""
+    one folder (IC13-857 and IC13-1015) share one forward pass per image, and an image no protocol
+    of the run evaluates is never run through a model."""
     results = []
     for path, samples in folder_samples(loaded).items():
         row = {name: i for i, name in enumerate(samples)}
         cache: dict = {}
         for label, model in models.items():
-            log_probs = model_log_probs(model, list(samples.values()), batch_size, on_batch, cache)
+            log_probs = with_blank_row(model_log_probs(model, list(samples.values()), batch_size, on_batch, cache)
+                                       if samples else torch.zeros(0, 1, model.config.num_classes))
             for item, benchmark, settings in [entry for entry in loaded if entry[0].path == path]:
                 paper = paper_numbers(model.config.reported, item, len(benchmark.samples))
-                evaluation = evaluate(log_probs[[row[s.name] for s in benchmark.samples]], model.config.charset,
-                                      benchmark, get_protocol(item.protocol), settings, paper=paper, **decoding)
+                rows = [row.get(s.name, -1) for s in benchmark.samples]  # -1: the blank row (not evaluated)
+                evaluation = evaluate(log_probs[rows], model.config.charset, benchmark, get_protocol(item.protocol),
+                                      settings, paper=paper, **decoding)
                 results.append(SuiteResult(label, item, benchmark, evaluation))
     return results
 
 
 def folder_samples(loaded: list[tuple[Resolved, Benchmark, list[str]]]) -> dict:
-    """Per folder, the union of its benchmarks' samples by name, in order: what the models must read."""
+    """Per folder, the union of the samples its benchmarks' protocols evaluate, by name, in order:
+    what the models must read."""
     folders: dict = {}
     for item, benchmark, _ in loaded:
+        protocol = get_protocol(item.protocol)
+        folders.setdefault(item.path, {})  # a folder whose protocol keeps nothing is still evaluated: an error
         for sample in benchmark.samples:
-            folders.setdefault(item.path, {}).setdefault(sample.name, sample)
+            if protocol.exclusion(sample.label) is None:
+                folders.setdefault(item.path, {}).setdefault(sample.name, sample)
     return folders
+
+
+def with_blank_row(log_probs: torch.Tensor) -> torch.Tensor:
+    """``log_probs`` with one more image, certainly blank, last: what an image that is not evaluated
+    gets (``evaluate`` counts it as filtered by the protocol and never decodes it)."""
+    blank = torch.full((1, *log_probs.shape[1:]), -math.inf)
+    blank[..., 0] = 0.0
+    return torch.cat([log_probs, blank])
 
 
 def combined_table(results: Sequence[SuiteResult], reference: dict[str, dict] | None = None) -> list[dict]:
