@@ -42,6 +42,8 @@ def test_ship_writes_fp16_weights_and_a_card_measured_on_them(trained, bench_fol
     step = torch.load(trained, weights_only=False)["train"]["state"]["step"]  # best.pt: the best validation
     assert card["training"]["iterations"] == 4 and card["training"]["seed"] == 3
     assert card["training"]["checkpoint step"] == step and card["training"]["images seen"] == 8 * step
+    [segment] = card["lineage"]  # trained from scratch: one segment, this run's, at the checkpoint's step
+    assert segment["steps"] == step and segment["init_from"] is None and segment["images seen"] == 8 * step
     assert card["training"]["schedule"]["optimizer"] == "adadelta"
     assert {"iterations": 1, "hidden_size": 16}.items() <= card["model"]["options"].items()
     measured = card["evaluation"]["benchmarks"]["bench"]

@@ -56,12 +56,14 @@ def ship(checkpoint: str | Path, name: str, benchmarks: str = "all", registry: s
         "training": {"recipe": recipe.get("source", ""), "model": recipe["model"], "seed": recipe["seed"],
                      "iterations": recipe["train"]["iterations"], "checkpoint step": state["step"],
                      "images seen": state["step"] * recipe["train"]["batch_size"],
-                     "checkpoint": f"{checkpoint.name}: step {state['step']}; best held-out rendered-word accuracy "
-                                   f"{state['best_accuracy']:.3f} (validation never sees a benchmark)",
+                     "checkpoint": f"{checkpoint.name}: step {state['step']}; best validation accuracy "
+                                   f"{state['best_accuracy']:.3f} on {_selected_on(recipe)} (never a benchmark)",
                      "data": recipe["data"], "schedule": recipe["train"],
                      "commit": ckpt.get("provenance", {}).get("commit"),
                      "machine": ckpt.get("provenance", {}).get("machine"),
                      "torch": ckpt.get("provenance", {}).get("torch")},
+        # every training segment behind these weights, oldest first (zoo.train.lineage)
+        "lineage": ckpt.get("lineage") or [],
         "evaluation": {"suite": benchmarks, "benchmarks": {r.item.title: _measured(r) for r in results},
                        "measured on": "the shipped fp16 file", **{k: v for k, v in provenance().items()
                                                                  if k in ("commit", "created", "torch", "threads")}},
@@ -79,3 +81,10 @@ def _measured(result) -> dict:
     return {"path": str(result.item.path), "protocol": ev.protocol.label, "images": ev.counts["evaluated"],
             "word accuracy (%)": {row["lexicon"]: row["accuracy (%)"] for row in ev.rows},
             "paper (%)": {row["lexicon"]: row["paper (%)"] for row in ev.rows}}
+
+
+def _selected_on(recipe: dict) -> str:
+    """What picked the checkpoint, in words: train.select_on of its recipe."""
+    if recipe["train"].get("select_on") == "real":
+        return "real validation words (mean over " + ", ".join(recipe["data"]["real_val"]) + ")"
+    return "held-out rendered words"
