@@ -97,3 +97,20 @@ def test_the_strip_protocol_keeps_every_word_and_drops_other_characters():
     assert strip.exclusion("$4.00") is None and strip.normalise("$4.00") == "400"
     assert strip.exclusion("--") == "shorter than 1 characters"
     assert get_protocol("alphanumeric").exclusion("$4.00") == "non-alphanumeric characters"
+
+
+def test_bad_text_files_are_errors_naming_the_file_and_line(tmp_path):
+    Image.new("RGB", (40, 16), "white").save(tmp_path / "a.png")
+    (tmp_path / "gt.txt").write_bytes(b"\xef\xbb\xbfa.png\tcafe\n")  # a byte-order mark: read as any editor would
+    assert load_benchmark(tmp_path).samples[0].name == "a.png"
+    (tmp_path / "gt.txt").write_bytes(b"a.png\tcaf\xe9\n")
+    with pytest.raises(ValueError, match=r"gt.txt line 1: not UTF-8 .* save the file as UTF-8"):
+        load_benchmark(tmp_path)
+    (tmp_path / "gt.txt").write_bytes(b"a.png\tcafe\n")
+    (tmp_path / "lexicon_50.txt").write_bytes(b"cafe,caf\xe9\n")
+    with pytest.raises(ValueError, match="lexicon_50.txt line 1: not UTF-8"):
+        load_benchmark(tmp_path)
+    (tmp_path / "lexicon_50.txt").unlink()
+    (tmp_path / "gt.txt").write_text("\n")
+    with pytest.raises(ValueError, match="lists no image"):
+        load_benchmark(tmp_path)

@@ -132,7 +132,7 @@ def load_benchmark(path: str | Path, allow_missing: bool = False) -> Benchmark:
 def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
     gt = path / "gt.txt"
     samples, missing, labels, entries = [], [], [], 0
-    for number, line in enumerate(gt.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_lines(gt), 1):
         if not line.strip():
             continue
         entries += 1
@@ -148,6 +148,8 @@ def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
             missing.append(f"{where}: {name}")
             continue
         samples.append(Sample(name, label, where, lambda image=image: Image.open(image), entries))
+    if not entries:
+        raise ValueError(f"{gt} lists no image: expected 'file<TAB>word' lines")
     if missing and not allow_missing:
         raise FileNotFoundError(f"{len(missing)} image(s) listed in {gt} do not exist, e.g. "
                                 f"{'; '.join(missing[:5])}. Restore them, or pass --allow-missing to "
@@ -158,9 +160,23 @@ def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
     return Benchmark(path, samples, names, missing, labels)
 
 
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file (a byte-order mark, as some editors write, is not part of the
+    first line); bytes that are not UTF-8 are an error naming the file and the line."""
+    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    lines = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path} line {number}: not UTF-8 ({err.reason} at byte {err.start}: "
+                             f"{line[max(err.start - 10, 0):err.start + 10]!r}); save the file as UTF-8") from None
+    return lines
+
+
 def _attach_lexicon(file: Path, name: str, samples: list[Sample], entries: int) -> None:
     """Line i of ``file`` is the lexicon of the i-th image listed in gt.txt."""
-    lines = file.read_text(encoding="utf-8").splitlines()
+    lines = read_lines(file)
     if len(lines) != entries:
         raise ValueError(f"{file}: {len(lines)} lines for the {entries} images listed in gt.txt; line i "
                          f"must be the comma-separated lexicon of image i")
