@@ -78,9 +78,11 @@ def test_schema_errors(tmp_path):
         txn.put(b"num-samples", b"2")
         txn.put(b"label-000000001", b"a")
     env.close()
-    reader = LmdbReader(tmp_path / "s.lmdb")
+    # found when the database is opened, not hours later when sample 2 is drawn
+    with pytest.raises(SchemaError, match=r"holds 2 keys but num-samples \(2\) needs at least 5"):
+        LmdbReader(tmp_path / "s.lmdb")
     with pytest.raises(SchemaError, match="label-000000002 is missing"):
-        reader.labels()
+        LmdbReader(tmp_path / "s.lmdb", check_keys=False).labels()
     with pytest.raises(FileNotFoundError, match="not an LMDB"):
         LmdbReader(tmp_path)
 
@@ -111,3 +113,23 @@ def test_killed_writer_leaves_no_database(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not target.exists()
+
+
+def test_num_samples_is_checked_against_the_keys_when_opened(tmp_path):
+    def database(name, count, samples, skip=()):
+        env = lmdb.open(str(tmp_path / name))
+        with env.begin(write=True) as txn:
+            txn.put(b"num-samples", str(count).encode())
+            for i in range(1, samples + 1):
+                for key in (b"image-%09d" % i, b"label-%09d" % i):
+                    if key not in skip:
+                        txn.put(key, b"x")
+            txn.put(b"lexicon-000000001", b"a,b")  # one extra key: the count check alone would pass
+        env.close()
+        return tmp_path / name
+
+    with pytest.raises(SchemaError, match="understates"):
+        LmdbReader(database("under.lmdb", 2, 3))
+    with pytest.raises(SchemaError, match="image-000000003 is missing"):
+        LmdbReader(database("edge.lmdb", 3, 3, skip=(b"image-000000003",)))
+    assert len(LmdbReader(database("ok.lmdb", 3, 3))) == 3

@@ -96,13 +96,15 @@ class LmdbReader:
     replaced on disk is seen anew once its readers are closed. Picklable: a DataLoader worker
     started by spawn opens its own."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, check_keys: bool = True):
         self.path = Path(path)
         if not (self.path / "data.mdb").is_file():
             raise FileNotFoundError(f"{self.path} is not an LMDB directory (no data.mdb inside); "
                                     f"create one with `zoo data import` or `zoo data synth`")
         self._env = None
         self.num_samples = self._read_count()
+        if check_keys:
+            self._check_count(self.num_samples)
 
     def _txn(self):
         if self._env is None:
@@ -116,9 +118,30 @@ class LmdbReader:
             raise SchemaError(f"{self.path}: no 'num-samples' key; not a text-recognition LMDB in the "
                               f"public layout (num-samples, image-%09d, label-%09d)")
         try:
-            return int(raw.decode("ascii"))
+            count = int(raw.decode("ascii"))
         except (UnicodeDecodeError, ValueError) as err:
             raise SchemaError(f"{self.path}: 'num-samples' is {raw[:40]!r}, not an integer") from err
+        return count
+
+    def _check_count(self, count: int) -> None:
+        """num-samples against the keys, in O(1) at open: a missing key would otherwise surface only
+        when its sample is drawn, hours into a run."""
+        with self._txn() as txn:
+            entries = txn.stat()["entries"]
+            edges = [k for i in {1, count} if count for k in (image_key(i), label_key(i)) if txn.get(k) is None]
+            beyond = txn.get(label_key(count + 1)) is not None
+        problem = None
+        if count < 0:
+            problem = f"'num-samples' is {count}"
+        elif entries < 2 * count + 1:
+            problem = (f"it holds {entries} keys but num-samples ({count}) needs at least {2 * count + 1} "
+                       f"(image-, label- and the count): keys are missing")
+        elif edges:
+            problem = f"key {edges[0].decode()} is missing (num-samples says {count})"
+        elif beyond:
+            problem = f"{label_key(count + 1).decode()} exists: num-samples ({count}) understates the samples"
+        if problem:
+            raise SchemaError(f"{self.path}: {problem}; `zoo data verify {self.path}` lists every problem")
 
     def __len__(self) -> int:
         return self.num_samples
@@ -322,8 +345,9 @@ class VerifyReport(Tally):
 def verify_lmdb(path: str | Path, charset=None, frames: int | None = None, progress=None) -> VerifyReport:
     """Decode every image and check every label: empty, characters outside ``charset`` (a
     ``zoo.data.charset.Charset``; None skips the check), more than ``frames`` CTC frames. A missing
-    key raises SchemaError."""
-    reader = LmdbReader(path)
+    key raises SchemaError naming it (the reader is opened without the open-time key count, so that
+    the first missing key is the one named)."""
+    reader = LmdbReader(path, check_keys=False)
     report = VerifyReport(path=str(path), samples=len(reader))
     task = progress.add_task("verifying", total=len(reader), unit="img") if progress else None
     for index in range(1, len(reader) + 1):
