@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -58,3 +59,40 @@ def test_an_output_may_not_be_or_hold_an_input(tmp_path):
     with pytest.raises(ValueError, match=r"--out .* holds the input .*gt.txt"):
         refuse_input_as_output(tmp_path, [images / "gt.txt"])
     refuse_input_as_output(images / "words.lmdb", [images / "gt.txt", images])  # beside the inputs is fine
+
+
+
+def test_two_writers_of_one_directory_target_swap_one_at_a_time(tmp_path, monkeypatch):
+    """Two `zoo data synth` onto one path: each removes the old target and renames its own onto it;
+    interleaved, one removes the other's new database mid-rename (the probe's OSError from rmtree)."""
+    import threading
+    import time
+
+    from zoo import fileio
+
+    inside, most, real_replace = [0], [0], os.replace
+
+    def slow_replace(src, dst):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.3)
+        real_replace(src, dst)
+        inside[0] -= 1
+
+    monkeypatch.setattr(fileio.os, "replace", slow_replace)
+    # two threads stand for two processes: each its own temporary, neither's taken for a dead one's
+    monkeypatch.setattr(fileio.os, "getpid", lambda: 100_000 + threading.get_ident() % 100_000)
+    monkeypatch.setattr(fileio, "_alive", lambda pid: True)
+
+    def write(seed):
+        with atomic_path(tmp_path / "same.lmdb", lambda target: None) as tmp:
+            tmp.mkdir()
+            (tmp / "data.mdb").write_text(str(seed))
+
+    writers = [threading.Thread(target=write, args=(seed,)) for seed in (1, 2)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert most[0] == 1 and (tmp_path / "same.lmdb" / "data.mdb").read_text() in ("1", "2")
+    assert not list(tmp_path.glob(".tmp-*"))

@@ -39,13 +39,26 @@ def atomic_path(target: str | os.PathLike,
     _remove(tmp)
     try:
         yield tmp
-        if target.exists() or target.is_symlink():
-            check_replaceable(target)
-            if tmp.is_dir():
-                _remove(target)
-        os.replace(tmp, target)
+        with _swapping(target.parent):
+            if target.exists() or target.is_symlink():
+                check_replaceable(target)
+                if tmp.is_dir():
+                    _remove(target)
+            os.replace(tmp, target)
     finally:
         _remove(tmp)
+
+
+@contextlib.contextmanager
+def _swapping(folder: Path) -> Iterator[None]:
+    """One swap at a time in ``folder``: two writers of one directory target (two `zoo data synth`
+    onto one path) would otherwise remove each other's new target while replacing it."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def remove_stale_temporaries(target: Path) -> None:
