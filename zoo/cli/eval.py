@@ -177,7 +177,7 @@ def _print_details(result) -> None:
 
 
 def _write(results, combined: list[dict], title: str, options: dict, out: str) -> None:
-    from zoo.report import note, provenance, write_table, write_text
+    from zoo.report import note, write_table, write_text
 
     for r in results:
         ev = r.evaluation
@@ -193,8 +193,7 @@ def _write(results, combined: list[dict], title: str, options: dict, out: str) -
         write_table(ev.confusions, folder, "confusions", "Most frequent character errors (lexicon-free)")
         write_text(folder / "per_image.csv", _csv(ev.per_image))
     meta = {"models": list(dict.fromkeys(r.model for r in results)), "precision": options["precision"],
-            "decoder": options["decoder"], "benchmarks": {r.item.title: str(r.item.path) for r in results},
-            "provenance": provenance()}
+            "decoder": options["decoder"], "benchmarks": {r.item.title: str(r.item.path) for r in results}}
     write_table(combined, out, "suite", title, meta=meta)
     note(f"wrote {out}/suite.md|csv|json and, per model and benchmark, eval.*, by_length.*, "
          f"confusions.*, per_image.csv under {out}/<model>/<benchmark>/", label="")
