@@ -80,3 +80,13 @@ def test_a_mapping_with_delete_replaces_its_bases_instead_of_merging(tmp_path):
     merged.write_text(f"_base_: {REPO_RECIPES / 'cpu/grcnn.yaml'}\ntrain: {{optimizer_args: {{eps: 1.0e-6}}}}\n")
     assert load_recipe(merged).train.optimizer_args == {"rho": 0.95, "eps": 1.0e-6}
     assert load_recipe(child, ["train.optimizer_args={_delete_: true}"]).train.optimizer_args == {}
+
+
+def test_a_field_added_since_a_run_was_saved_is_no_change_when_it_has_its_default():
+    from zoo.train.recipe import recipe_changes
+
+    recipe = load_recipe(REPO_RECIPES / "cpu/grcnn.yaml").as_dict()
+    saved = {**recipe, "data": {**recipe["data"], "train_synth": {"n": 200000, "seed": 1}}}  # before preset/fonts existed
+    assert recipe_changes(saved, recipe) == []
+    changed = load_recipe(REPO_RECIPES / "cpu/grcnn.yaml", ["data.train_synth.preset=scene"]).as_dict()
+    assert recipe_changes(saved, changed) == ["data.train_synth.preset: 'baseline' -> 'scene'"]

@@ -230,7 +230,7 @@ def recipe_changes(before: dict, after: dict) -> list[str]:
     """"key: old -> new" for every value that differs between two ``Recipe.as_dict()`` trees, but
     for ``RESUMABLE_CHANGES``. A key that ``before`` lacks (a recipe saved before the key existed)
     counts as its default, the value that run trained with."""
-    defaults = _flatten(Recipe().as_dict())
+    defaults = _flatten(_every_default(Recipe))
     old, new = _flatten(before), _flatten(after)
     absent = "(absent)"
     changes = []
@@ -239,6 +239,18 @@ def recipe_changes(before: dict, after: dict) -> list[str]:
         if key not in RESUMABLE_CHANGES and was != now:
             changes.append(f"{key}: {was!r} -> {now!r}")
     return changes
+
+
+def _every_default(cls: type) -> dict:
+    """The defaults of ``cls`` as a tree, optional sections (``train_synth: None``) filled in with
+    theirs: what a run saved before a section's field existed trained with."""
+    hints = typing.get_type_hints(cls)
+    tree = {}
+    for f in dataclasses.fields(cls):
+        section = next((h for h in typing.get_args(hints[f.name]) or (hints[f.name],) if dataclasses.is_dataclass(h)),
+                       None)
+        tree[f.name] = _every_default(section) if section else dataclasses.asdict(cls())[f.name]
+    return tree
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:
