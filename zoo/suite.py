@@ -8,14 +8,13 @@ GRCNN papers, Baek et al. 2019's re-trained models and Tesseract, each only besi
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 
 from zoo.data.benchmarks import REFERENCE_ROWS, Benchmark, Resolved, get_protocol, load_resolved, paper_numbers
-from zoo.evaluate import Evaluation, evaluate, model_log_probs
+from zoo.evaluate import Evaluation, evaluate, model_log_probs, pad_with_blanks
 
 ALWAYS_AVAILABLE = ("none", "full", "50k")
 
@@ -77,19 +76,18 @@ def folder_samples(loaded: list[tuple[Resolved, Benchmark, list[str]]]) -> dict:
     folders: dict = {}
     for item, benchmark, _ in loaded:
         protocol = get_protocol(item.protocol)
-        folders.setdefault(item.path, {})  # a folder whose protocol keeps nothing is still evaluated: an error
+        kept = folders.setdefault(item.path, {})  # a folder whose protocol keeps nothing is still evaluated: an error
         for sample in benchmark.samples:
             if protocol.exclusion(sample.label) is None:
-                folders.setdefault(item.path, {}).setdefault(sample.name, sample)
+                kept.setdefault(sample.name, sample)
     return folders
 
 
 def with_blank_row(log_probs: torch.Tensor) -> torch.Tensor:
     """``log_probs`` with one more image, certainly blank, last: what an image that is not evaluated
-    gets (``evaluate`` counts it as filtered by the protocol and never decodes it)."""
-    blank = torch.full((1, *log_probs.shape[1:]), -math.inf)
-    blank[..., 0] = 0.0
-    return torch.cat([log_probs, blank])
+    gets (``evaluate`` counts it as filtered by the protocol and never decodes it). A zero-frame
+    output padded with blanks by ``pad_with_blanks``, as shorter outputs are."""
+    return pad_with_blanks([*log_probs, log_probs.new_zeros(0, log_probs.shape[-1])])
 
 
 def combined_table(results: Sequence[SuiteResult], reference: dict[str, dict] | None = None) -> list[dict]:
