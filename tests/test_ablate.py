@@ -386,3 +386,71 @@ def test_the_renderer_study_compares_five_renderers_of_one_model_from_the_shippe
                                          for a in study.arms())
     assert [b.protocol for b in study.benchmarks[:2]] == ["alphanumeric-strip"] * 2
     assert [b.name for b in study.final_benchmarks] == ["ic03", "svt", "ic13-857"]
+
+
+def test_a_study_of_shipped_weights_trains_nothing_and_evaluates_a_reshipped_model_again(tmp_path, monkeypatch,
+                                                                                       ic03_dir):
+    import hashlib
+    import shutil
+
+    import torch
+
+    from zoo import checkpoint
+    from zoo.checkpoint import load_model, save_weights
+    from zoo.evaluate import evaluate_model
+    from zoo.study.config import BenchmarkSpec, resolved
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("crnn_vgg", "rcnn"):
+        for suffix in (".safetensors", ".yaml"):
+            shutil.copy(checkpoint.REGISTRY_DIR / f"{name}{suffix}", weights)
+    monkeypatch.setattr(checkpoint, "REGISTRY_DIR", weights)
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(f"""
+name: shipped-tiny
+weights: shipped
+models: {{crnn_vgg: {{}}, rcnn: {{}}}}
+seeds: [0]
+overrides: ["data.real_val=[]"]
+benchmarks: [{{path: {ic03_dir}, lexicons: [none, "50"], limit: 30}}]
+speed_batch: 2
+bootstrap: 500
+out: {tmp_path / 'study'}
+""")
+    run_study(load_study(study_file), source=str(study_file))
+    out = tmp_path / "study"
+    data = json.loads((out / "report.json").read_text())
+    assert not list(out.glob("runs/*/*.pt")) and not (out / "curves.png").exists()  # nothing trained
+    rows = {r["model"]: r for r in data["accuracy"]["ic03[:30] none"]}
+    for name in ("crnn_vgg", "rcnn"):  # the shipped file's accuracy, as zoo eval measures it
+        _, ev = evaluate_model(load_model(name), resolved(BenchmarkSpec(path=str(ic03_dir))), ["none"], 30)
+        assert rows[name]["accuracy %"] == ev.rows[0]["accuracy (%)"]
+        assert rows[name]["correct"] == f"{sum(r['none: correct'] for r in ev.per_image)}/30"
+        assert rows[name]["params (M)"] > 4  # the shipped BiLSTM-256 models, not the registry's defaults
+    assert data["summary"][0]["ic03[:30] none"] == f"{rows['crnn_vgg']['accuracy %']:.2f}"  # no "± 0.00" of one run
+    assert data["meta"]["weights"]["rcnn"]["sha256"] == hashlib.sha256((weights / "rcnn.safetensors").read_bytes()).hexdigest()
+    assert "Bootstrap over test images" in (out / "report.md").read_text()
+    evaluated = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/eval.json")}
+    assert sorted(evaluated) == ["crnn_vgg-s0", "rcnn-s0"]
+
+    model = load_model("rcnn")  # re-ship rcnn: one weight changed
+    with torch.no_grad():
+        next(model.parameters()).add_(0.01)
+    save_weights(weights / "rcnn.safetensors", model)
+    run_study(load_study(study_file), source=str(study_file))
+    again = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/eval.json")}
+    assert again["crnn_vgg-s0"] == evaluated["crnn_vgg-s0"] and again["rcnn-s0"] != evaluated["rcnn-s0"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("models: {grcnn: {}}\nseeds: [0, 1]", "give one seed"),
+    ("models: {grcnn: {hidden_size: 64}}\nseeds: [0]", "fix the architecture"),
+    ("models: {vgg_nope: {}}\nseeds: [0]", "no shipped weights for 'vgg_nope'"),
+    ("model: {name: grcnn}\nvariants: {a: [data.train=x]}\nseeds: [0]", "neither variants nor init_from"),
+    ("models: {grcnn: {}}\nweights: pretrained", "weights must be trained"),
+])
+def test_a_study_of_shipped_weights_refuses_what_would_need_training(tmp_path, body, message):
+    (tmp_path / "s.yaml").write_text(f"{body}\nweights: shipped\n" if "weights:" not in body else body + "\n")
+    with pytest.raises(RecipeError, match=message):
+        load_study(tmp_path / "s.yaml")

@@ -18,14 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "significance between arms, accuracy against cost, training curves, the receptive fields of "
                     "the trained models and, for data variants, a panel of each variant's rendered training "
                     "words. The study's final_benchmarks are held back until --final, after the choice. "
-                    "Finished runs are not redone; interrupted ones resume.",
-        epilog="examples:\n  zoo ablate recipes/ablations/quick.yaml\n"
+                    "Finished runs are not redone; interrupted ones resume. A study of `weights: shipped` trains "
+                    "nothing: it compares the zoo's shipped models as they are (the README's main job).",
+        epilog="examples:\n  zoo ablate recipes/ablations/shipped.yaml     # the 4 shipped models compared, nothing trained\n"
+               "  zoo ablate recipes/ablations/quick.yaml       # pipeline test: 4 backbones x 2 seeds x 30 steps\n"
                "  zoo ablate recipes/ablations/cpu_backbones.yaml --jobs 2        # two one-thread runs at a time\n"
                "  zoo ablate recipes/ablations/cpu_backbones.yaml --set seeds=[0,1]\n"
                "  zoo ablate recipes/ablations/cpu_backbones.yaml --status       # which runs are done, no training\n"
                "  zoo ablate recipes/ablations/renderer.yaml                     # data variants, chosen on dev words\n"
                "  zoo ablate recipes/ablations/renderer.yaml --set chosen=all --final  # then the test benchmarks")
-    p.add_argument("study", help="a study YAML, e.g. recipes/ablations/quick.yaml")
+    p.add_argument("study", help="a study YAML, e.g. recipes/ablations/shipped.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a top-level study key (YAML value), e.g. --set seeds=[0,1]")
     p.add_argument("--jobs", type=int, default=1, metavar="N",

@@ -7,7 +7,8 @@ by every run, the arms (``models:`` several models, or ``variants:`` of one ``mo
 list of ``--set`` overrides, optionally all continuing from ``init_from`` weights), seeds, overrides
 applied to all, the benchmarks the runs are compared and chosen on and, held back, those evaluated
 only by ``--final`` once the choice is recorded. Runs live in ``out/runs/<arm>-s<seed>``; a finished
-run (its ``eval.json`` exists) is not redone, an interrupted one resumes from its checkpoint.
+run (its ``eval.json`` exists) is not redone, an interrupted one resumes from its checkpoint. With
+``weights: shipped`` nothing trains: each model's shipped weights are evaluated and compared.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from zoo.study.children import run_children, stop_children
 from zoo.study.config import Arm, BenchmarkSpec, Study, load_study, present_benchmarks
 from zoo.study.figures import image_folder
 from zoo.study.report import Outcome, write_report
-from zoo.study.runs import (check_init, evaluate_run, final_one, render_benchmarks, run_one, run_path, run_recipe,
-                            study_status, train_run)
+from zoo.study.runs import (check_init, evaluate_run, final_one, is_finished, render_benchmarks, run_one, run_path,
+                            run_recipe, study_status, train_run)
 from zoo.study.stats import arm_costs, paired_bootstrap, with_verdicts
 from zoo.train.recipe import RecipeError
 
@@ -41,12 +42,12 @@ def run_study(study: Study, source: str = "", jobs: int = 1, final: bool = False
     charset = recipes[arms[0].label].data.charset
     run_dirs = {(a.label, s): run_path(study, a.label, s) for a in arms for s in study.seeds}
     labels = [a.label for a in arms]
-    pending = sorted((key for key, run_dir in run_dirs.items() if not (run_dir / "eval.json").is_file()),
+    pending = sorted((key for key in run_dirs if not is_finished(study, *key)),
                      key=lambda key: (study.seeds.index(key[1]), labels.index(key[0])))
     if final:
         check_final(study, pending)
     render_benchmarks(study.benchmarks, charset)
-    if pending:
+    if pending and study.weights == "trained":
         check_init(study, [recipes[label] for label in dict.fromkeys(label for label, _ in pending)])
     if jobs > 1 and len(pending) > 1:
         run_children(study, pending, jobs)

@@ -3,7 +3,9 @@ of one model), seeds, the benchmarks runs are chosen on, and those held back unt
 
 Every study is a list of arms, each (label, model, model options, overrides): a models study has one
 arm per model (``models:``), a data study one per variant (``variants:`` with one ``model:``), and a
-study with both one per (model, variant). Runs live in ``out/runs/<label>-s<seed>``.
+study with both one per (model, variant). Runs live in ``out/runs/<label>-s<seed>``. A study of
+``weights: shipped`` trains nothing: each arm is the zoo's shipped weights for its model (one run,
+the one behind the weights), compared on the same benchmarks with the same statistics.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class Study:
     model: ModelSection | None = None   # a variants study's one model: {name, options}
     variants: dict = field(default_factory=dict)  # name -> --set overrides (a data variant), after `overrides`
     init_from: str = ""                 # every run continues from these weights: a shipped name, .pt or .safetensors
+    weights: str = "trained"            # trained: every run trains here | shipped: each model's shipped weights, as they are
     reference: str = ""                 # the arm the others are compared with (default: a variants study's first)
     compare: str = "all"                # significance pairs: all (every two arms) | reference (each against it)
     seeds: list = field(default_factory=lambda: [0, 1, 2])
@@ -129,6 +132,11 @@ def check_arms(study: Study, where: str) -> None:
         if not isinstance(items, list) or not all(isinstance(i, str) and "=" in i for i in items):
             raise RecipeError(f"{where}: variants.{name} must be a list of KEY=VALUE overrides, "
                               f"e.g. [data.train=runs/data/x.lmdb], got {items!r}")
+    if study.weights not in ("trained", "shipped"):
+        raise RecipeError(f"{where}: weights must be trained (every run trains here) or shipped (each model's "
+                          f"shipped weights, nothing trained), got {study.weights!r}")
+    if study.weights == "shipped":
+        check_shipped(study, where)
     labels = [a.label for a in study.arms()]
     for key in ("reference", "chosen"):
         if getattr(study, key) and getattr(study, key) not in labels:
@@ -143,6 +151,25 @@ def check_arms(study: Study, where: str) -> None:
         if not Path(study.init_from).is_file() and study.init_from not in shipped_models():
             raise FileNotFoundError(f"{where}: init_from {study.init_from!r} is neither a file (.pt, .safetensors) "
                                     f"nor a shipped model ({', '.join(shipped_models())})")
+
+
+def check_shipped(study: Study, where: str) -> None:
+    """A study of shipped weights compares the weights as they are: one run per model (the one they
+    came from), their own architecture, nothing trained on top."""
+    from zoo.checkpoint import shipped_models
+
+    if study.variants or study.init_from:
+        raise RecipeError(f"{where}: weights: shipped trains nothing, so it takes neither variants nor init_from "
+                          f"(train data variants with `weights: trained`)")
+    if len(study.seeds) != 1:
+        raise RecipeError(f"{where}: weights: shipped evaluates each model's one shipped run: give one seed "
+                          f"(seeds: [0]), not {study.seeds}; significance is then the bootstrap over images")
+    for name, options in study.models.items():
+        if name not in shipped_models():
+            raise RecipeError(f"{where}: no shipped weights for {name!r}; shipped: {', '.join(shipped_models())}")
+        if options:
+            raise RecipeError(f"{where}: models.{name}: the shipped weights fix the architecture, give no options "
+                              f"(got {options}); `zoo models {name}` shows them")
 
 
 def present_benchmarks(specs: list[BenchmarkSpec], where: str, skipped: list) -> list[BenchmarkSpec]:

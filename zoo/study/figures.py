@@ -18,28 +18,33 @@ def _pyplot():
     return plt
 
 
-def cost_figure(rows: list[dict], setting: str, path: Path) -> Path:
-    """Accuracy (mean +- std over seeds) against GFLOPs, parameters and inference speed."""
+def cost_figure(rows: list[dict], setting: str, path: Path, spread: str) -> Path:
+    """Accuracy (mean +- std over seeds, or one run's) against GFLOPs, parameters and inference speed."""
+    from zoo.study.stats import accuracy_of
+
     plt = _pyplot()
     label = next(iter(rows[0]))  # the first column: model or variant
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=110, sharey=True)
     for ax, cost in zip(axes, ["GFLOPs", "params (M)", "infer img/s"]):
         for row in rows:
-            ax.errorbar(row[cost], row["accuracy % (mean)"], yerr=row["std"], fmt="o", capsize=4, markersize=7,
+            ax.errorbar(row[cost], *accuracy_of(row), fmt="o", capsize=4, markersize=7,
                         label=row[label])
         ax.set_xlabel(cost)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"word accuracy % ({setting})")
     axes[0].legend(loc="best", fontsize=8)  # a legend, not labels beside points: close points would overlap
-    fig.suptitle(f"Accuracy against cost: {setting} (mean and std over seeds)")
+    fig.suptitle(f"Accuracy against cost: {setting} ({spread})")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
-def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path:
-    """Training loss of every arm, mean over seeds, on a log scale."""
+def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path | None:
+    """Training loss of every arm, mean over seeds, on a log scale; None for shipped weights, whose
+    training happened elsewhere (their cards say how)."""
+    if study.weights == "shipped":
+        return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for arm in study.arms():
@@ -62,19 +67,23 @@ def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path:
 
 
 def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> int | None:
-    """The receptive-field report of one seed's trained models on four benchmark images: the first seed
-    whose every arm still has a checkpoint on disk. Returns that seed, or None (said, not skipped
-    silently) when no seed has them all."""
+    """The receptive-field report of one seed's trained models (or the shipped ones) on four benchmark
+    images: the first seed whose every arm still has a checkpoint on disk. Returns that seed, or None
+    (said, not skipped silently) when no seed has them all."""
     from zoo.viz import build_report
     from zoo.viz.inputs import find_images, load_subjects
 
     for seed in study.seeds:
-        checkpoints = [trained_checkpoint(run_dirs[a.label, seed]) for a in study.arms()]
-        if all(checkpoints):
-            images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
-            build_report(load_subjects([], [str(c) for c in checkpoints]), images, out, "gradient",
-                         iterations=(), max_frames=8)
-            return seed
+        if study.weights == "shipped":
+            subjects = load_subjects([a.model for a in study.arms()], [])
+        else:
+            checkpoints = [trained_checkpoint(run_dirs[a.label, seed]) for a in study.arms()]
+            if not all(checkpoints):
+                continue
+            subjects = load_subjects([], [str(c) for c in checkpoints])
+        images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
+        build_report(subjects, images, out, "gradient", iterations=(), max_frames=8)
+        return seed
     console.print("[yellow]no receptive-field grid: no seed has a checkpoint of every model on disk "
                   "(runs/*/best.pt); delete one seed's eval.json files to train that seed again[/]")
     return None

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoo.report import console, html_table, markdown_table, provenance, rich_table, to_json, write_table, write_text
 from zoo.study.config import Study, benchmark_key
 from zoo.study.figures import cost_figure, curves_figure, receptive_field_grid, sample_panels
-from zoo.study.stats import accuracy_tables, significance_tables, summary_table
+from zoo.study.stats import accuracy_tables, resampled, significance_tables, spread, summary_table
 
 
 @dataclass
@@ -33,7 +33,12 @@ def study_meta(study: Study, source: str, outcome: Outcome) -> dict:
     meta = {"study": study.name, "source": source, "seeds": study.seeds, "recipe": study.recipe,
             "overrides": study.overrides, "train data": recipe.data.train,
             "iterations": recipe.train.iterations if len(set(iterations.values())) == 1 else iterations,
-            "batch": recipe.train.batch_size, "alpha": study.alpha, "skipped benchmarks": study.skipped_benchmarks}
+            "batch": recipe.train.batch_size, "alpha": study.alpha, "skipped benchmarks": study.skipped_benchmarks,
+            "weights": study.weights}
+    if study.weights == "shipped":
+        meta["weights"] = {label: per_seed[study.seeds[0]]["weights"] for label, per_seed in outcome.evals.items()}
+        for key in ("recipe", "overrides", "train data", "iterations"):  # nothing trained: the cards say how
+            meta.pop(key)
     if study.variants:
         meta["train data"] = {a.variant: outcome.recipes[a.label].data.train for a in study.arms()}
         meta["variants"] = study.variants
@@ -57,7 +62,7 @@ def publish_tables(study: Study, out: Path, meta: dict, accuracy: dict, signific
         console.print(rich_table(rows, f"{study.name}: {name} word accuracy (%)"))
         write_table(rows, out / "tables", f"{prefix}accuracy_{_slug(name)}", name, meta=meta)
     for name, rows in significance.items():
-        console.print(rich_table(rows, f"{name}: bootstrap over seeds and images (A - B)"))
+        console.print(rich_table(rows, f"{name}: bootstrap over {resampled(study.seeds)} (A - B)"))
         write_table(rows, out / "tables", f"{prefix}significance_{_slug(name)}", name, meta=meta)
 
 
@@ -79,15 +84,16 @@ def final_section(study: Study, out: Path, meta: dict, outcome: Outcome) -> dict
 def write_report(study: Study, source: str, out: Path, outcome: Outcome) -> Path:
     accuracy = accuracy_tables(study, outcome.evals, outcome.costs)
     significance = significance_tables(study, outcome.evals)
-    figures = {"curves": curves_figure(study, outcome.run_dirs, out / "curves.png").name}
+    curves = curves_figure(study, outcome.run_dirs, out / "curves.png")
+    figures = {"curves": curves and curves.name}
     if not (study.variants and not study.models):  # a variants study's arms share one model: one cost
         for name, rows in accuracy.items():
-            figures[f"cost {name}"] = cost_figure(rows, name, out / f"cost_{_slug(name)}.png").name
+            figures[f"cost {name}"] = cost_figure(rows, name, out / f"cost_{_slug(name)}.png", spread(study.seeds)).name
     field_seed = receptive_field_grid(study, outcome.run_dirs, out / "receptive_fields")
     meta = study_meta(study, source, outcome)
     summary = summary_table(accuracy)
     publish_tables(study, out, meta, accuracy, significance)
-    console.print(rich_table(summary, f"{study.name}: word accuracy (%), mean ± std over {len(study.seeds)} seeds"))
+    console.print(rich_table(summary, f"{study.name}: word accuracy (%), {spread(study.seeds)}"))
     write_table(summary, out / "tables", "summary", "summary", meta=meta)
     report = {"meta": meta, "summary": summary, "accuracy": accuracy, "significance": significance,
               "figures": figures,
@@ -117,7 +123,18 @@ def receptive_field_note(fields: dict, html: bool = False) -> str:
     return f"The seed-{fields['seed']} models: {link} (saliency grid, per-frame fields, GRCNN gates)."
 
 
+def title(meta: dict) -> str:
+    kind = "Comparison of the shipped models" if isinstance(meta["weights"], dict) else "Ablation"
+    return f"{kind}: {meta['study']}"
+
+
 def intro(meta: dict) -> str:
+    if isinstance(meta["weights"], dict):
+        return ("The zoo's shipped weights of every model (registry/NAME.safetensors, files and sha256 under "
+                "Provenance), evaluated as they are: nothing was trained for this report; each model's card "
+                "(registry/NAME.yaml) says how its weights were made. One run per model, so significance is the "
+                "paired bootstrap over test images. Costs (parameters, GFLOPs, images/s) are measured now on "
+                "this machine; `paper`: the paper's reported number (trained on millions of MJSynth images).")
     if "variants" not in meta:
         return (f"Every model trained with the identical recipe (`{meta['recipe']}`, overrides {meta['overrides']}), "
                 f"{meta['iterations']} iterations at batch {meta['batch']} on `{meta['train data']}`, seeds "
@@ -134,6 +151,13 @@ def intro(meta: dict) -> str:
             f"{meta['batch']}, seeds {meta['seeds']}; the variants differ only in their own overrides (below). "
             f"Accuracy: mean and standard deviation over seeds; significance: each variant against "
             f"`{meta['reference']}` first.{held}")
+
+
+NOT_TRAINED_HERE = "None: nothing was trained for this report; each model's card (registry/NAME.yaml) says how its weights were made."
+
+
+def curves_markdown(curves: str | None) -> str:
+    return f"![curves]({curves})" if curves else NOT_TRAINED_HERE
 
 
 def variant_rows(report: dict) -> list[dict]:
@@ -154,12 +178,12 @@ def final_note(final: dict) -> str:
 
 def markdown_report(report: dict) -> str:
     meta = report["meta"]
-    lines = [f"# Ablation: {meta['study']}", "", intro(meta), ""]
+    lines = [f"# {title(meta)}", "", intro(meta), ""]
     if "variants" in meta:
         lines += ["## Variants", "", markdown_table(variant_rows(report)), ""]
-    lines += ["## Summary", "", "Word accuracy (%), mean ± std over seeds, per benchmark and lexicon setting:", "",
+    lines += ["## Summary", "", f"Word accuracy (%), {spread(meta['seeds'])}, per benchmark and lexicon setting:", "",
               markdown_table(report["summary"]), ""]
-    lines += markdown_sections(report["accuracy"], report["significance"], report["figures"], meta["alpha"])
+    lines += markdown_sections(report["accuracy"], report["significance"], report["figures"], meta["alpha"], resampled(meta["seeds"]))
     if "samples" in report:
         lines += ["## Rendered training samples", "", "The first words of each variant's training data:", ""]
         for name, panel in report["samples"].items():
@@ -168,43 +192,44 @@ def markdown_report(report: dict) -> str:
         final = report["final"]
         lines += ["## Held-back test benchmarks (after the choice)", "", final_note(final), ""]
         if final["evaluated"]:
-            lines += markdown_sections(final["accuracy"], final["significance"], {}, meta["alpha"], "###")
-    lines += ["## Training curves", "", f"![curves]({report['figures']['curves']})", "",
+            lines += markdown_sections(final["accuracy"], final["significance"], {}, meta["alpha"], resampled(meta["seeds"]), "###")
+    lines += ["## Training curves", "", curves_markdown(report['figures']['curves']), "",
               "## Receptive fields of the trained models", "", receptive_field_note(report["receptive_fields"]), "",
               "## Provenance", ""] + [f"- {k}: {v}" for k, v in meta.items()]
     return "\n".join(lines) + "\n"
 
 
-def markdown_sections(accuracy: dict, significance: dict, figures: dict, alpha: float,
+def markdown_sections(accuracy: dict, significance: dict, figures: dict, alpha: float, drawn: str,
                       heading: str = "##") -> list[str]:
     lines = []
     for name, rows in accuracy.items():
         lines += [f"{heading} {name}", "", markdown_table(rows)]
         lines += [f"![cost]({figures[f'cost {name}']})"] if f"cost {name}" in figures else []
-        lines += ["", f"Bootstrap over seeds and test images, images paired (A - B, points; p two-sided; verdict: "
+        lines += ["", f"Bootstrap over {drawn}, images paired (A - B, points; p two-sided; verdict: "
                       f"Holm-corrected at {alpha} over the table's pairs):", "",
                   markdown_table(significance[name]), ""]
     return lines
 
 
-def html_sections(accuracy: dict, significance: dict, figures: dict, alpha: float, heading: str = "h2") -> list[str]:
+def html_sections(accuracy: dict, significance: dict, figures: dict, alpha: float, drawn: str,
+                  heading: str = "h2") -> list[str]:
     parts = []
     for name, rows in accuracy.items():
         parts += [f"<{heading}>{html.escape(name)}</{heading}>", html_table(rows)]
         if f"cost {name}" in figures:
             parts.append(f"<img src='{figures[f'cost {name}']}' style='max-width:100%'>")
-        parts += [f"<p>Bootstrap over seeds and test images, images paired (A - B, points; verdict "
+        parts += [f"<p>Bootstrap over {drawn}, images paired (A - B, points; verdict "
                   f"Holm-corrected at {alpha})</p>", html_table(significance[name])]
     return parts
 
 
 def html_report(report: dict) -> str:
     meta = report["meta"]
-    parts = [f"<h1>Ablation: {html.escape(meta['study'])}</h1>"]
+    parts = [f"<h1>{html.escape(title(meta))}</h1>", f"<p>{html.escape(intro(meta))}</p>"]
     if "variants" in meta:
-        parts += [f"<p>{html.escape(intro(meta))}</p>", "<h2>Variants</h2>", html_table(variant_rows(report))]
-    parts += ["<h2>Summary</h2>", "<p>Word accuracy (%), mean ± std over seeds</p>", html_table(report["summary"])]
-    parts += html_sections(report["accuracy"], report["significance"], report["figures"], meta["alpha"])
+        parts += ["<h2>Variants</h2>", html_table(variant_rows(report))]
+    parts += ["<h2>Summary</h2>", f"<p>Word accuracy (%), {spread(meta['seeds'])}</p>", html_table(report["summary"])]
+    parts += html_sections(report["accuracy"], report["significance"], report["figures"], meta["alpha"], resampled(meta["seeds"]))
     if "samples" in report:
         parts.append("<h2>Rendered training samples</h2>")
         for name, panel in report["samples"].items():
@@ -214,8 +239,10 @@ def html_report(report: dict) -> str:
         final = report["final"]
         parts += ["<h2>Held-back test benchmarks (after the choice)</h2>", f"<p>{html.escape(final_note(final))}</p>"]
         if final["evaluated"]:
-            parts += html_sections(final["accuracy"], final["significance"], {}, meta["alpha"], "h3")
-    parts += ["<h2>Training curves</h2>", f"<img src='{report['figures']['curves']}' style='max-width:100%'>",
+            parts += html_sections(final["accuracy"], final["significance"], {}, meta["alpha"], resampled(meta["seeds"]), "h3")
+    curves = report["figures"]["curves"]
+    parts += ["<h2>Training curves</h2>", f"<img src='{curves}' style='max-width:100%'>" if curves
+              else f"<p>{html.escape(NOT_TRAINED_HERE)}</p>",
               f"<h2>Receptive fields</h2><p>{receptive_field_note(report['receptive_fields'], html=True)}</p>",
               "<h2>Provenance</h2>", html_table([meta])]
     style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"

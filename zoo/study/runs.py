@@ -1,8 +1,11 @@
 """One run of a study, (arm, seed): its recipe, training (or resuming, or skipping), evaluation on
 the study's benchmarks (``eval.json``, which marks it finished) and, after the choice, on the
-held-back ones (``final.json``); and every run's state for ``--status``."""
+held-back ones (``final.json``); and every run's state for ``--status``. In a study of shipped
+weights a run is the shipped file: nothing trains, and its record names the file and its sha256, so
+a re-shipped model is evaluated again instead of reported from the old file's record."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -23,9 +26,34 @@ def run_path(study: Study, label: str, seed: int) -> Path:
 def run_recipe(study: Study, arm: Arm | str, seed: int, run_dir: Path):
     """The study's recipe with its overrides, the arm's model, the arm's own overrides, seed and folder."""
     arm = _arm(study, arm)
-    options = json.dumps(arm.options or {})
+    options = json.dumps(shipped_options(arm.model) if study.weights == "shipped" else arm.options or {})
     return load_recipe(study.recipe, [*study.overrides, f"model.name={arm.model}", f"model.options={options}",
                                       *arm.overrides, f"seed={seed}", f"out={run_dir}"])
+
+
+def shipped_options(name: str) -> dict:
+    """The options the shipped ``name`` was built with (its hidden size, ...): what its costs are measured on."""
+    from zoo.checkpoint import shipped_spec
+
+    return shipped_spec(name)["options"]
+
+
+def shipped_weights(name: str) -> dict:
+    from zoo.checkpoint import REGISTRY_DIR
+
+    path = REGISTRY_DIR / f"{name}.safetensors"
+    return {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def is_finished(study: Study, label: str, seed: int) -> bool:
+    """The run's ``eval.json`` exists and, for shipped weights, was measured on the file shipped now."""
+    done = run_path(study, label, seed) / "eval.json"
+    if not done.is_file():
+        return False
+    if study.weights != "shipped":
+        return True
+    recorded = json.loads(done.read_text()).get("weights", {}).get("sha256")
+    return recorded == shipped_weights(study.arm(label).model)["sha256"]
 
 
 def trained_checkpoint(run_dir: Path) -> Path | None:
@@ -72,19 +100,30 @@ def check_init(study: Study, recipes: list) -> None:
                               f"from all of the weights: use the charset the weights were trained with")
 
 
-def evaluate_run(study: Study, run_dir: Path, specs: list[BenchmarkSpec] | None = None) -> dict:
-    """The run's trained checkpoint on ``specs`` (the study's benchmarks unless given)."""
-    from zoo.checkpoint import checkpoint_model
-    from zoo.evaluate import evaluate_model
+def run_model(study: Study, label: str, seed: int) -> tuple:
+    """The run's model and what its record says of it: the trained checkpoint (its step and
+    provenance), or the shipped file (its sha256)."""
+    from zoo.checkpoint import checkpoint_model, load_model
 
+    if study.weights == "shipped":
+        weights = shipped_weights(study.arm(label).model)
+        return load_model(study.arm(label).model), {"checkpoint": f"shipped: {weights['file']}", "weights": weights}
+    run_dir = run_path(study, label, seed)
     checkpoint = trained_checkpoint(run_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir} holds no best.pt or last.pt to evaluate: train the run first")
     trained = read_checkpoint(checkpoint)
-    model = checkpoint_model(trained, checkpoint)
     # the record outlives the checkpoint (studies commit it, not the .pt): it carries the provenance
-    results = {"checkpoint": str(checkpoint), "step": trained["train"]["state"]["step"],
-               "trained": trained.get("provenance"), "evaluated": provenance(), "benchmarks": {}}
+    return checkpoint_model(trained, checkpoint), {"checkpoint": str(checkpoint), "step": trained["train"]["state"]["step"],
+                                                   "trained": trained.get("provenance")}
+
+
+def evaluate_run(study: Study, label: str, seed: int, specs: list[BenchmarkSpec] | None = None) -> dict:
+    """The run's model (trained checkpoint or shipped weights) on ``specs`` (the study's benchmarks unless given)."""
+    from zoo.evaluate import evaluate_model
+
+    model, record = run_model(study, label, seed)
+    results = {**record, "evaluated": provenance(), "benchmarks": {}}
     for spec in study.benchmarks if specs is None else specs:
         _, ev = evaluate_model(model, resolved(spec), spec.lexicons, spec.limit)
         results["benchmarks"][benchmark_key(spec)] = {
@@ -111,10 +150,12 @@ def run_one(study: Study, arm: Arm | str, seed: int) -> Path:
     arm = _arm(study, arm)
     run_dir = run_path(study, arm.label, seed)
     done = run_dir / "eval.json"
-    if not done.is_file():
-        train_run(study, arm, seed, run_dir)
-        console.print(f"evaluating {arm.label} seed {seed} ...")
-        to_json(evaluate_run(study, run_dir), done)
+    if not is_finished(study, arm.label, seed):
+        if study.weights == "trained":
+            train_run(study, arm, seed, run_dir)
+        console.print(f"evaluating {arm.label} " + ("(shipped weights)" if study.weights == "shipped" else f"seed {seed}")
+                      + " ...")
+        to_json(evaluate_run(study, arm.label, seed), done)
     return done
 
 
@@ -125,7 +166,7 @@ def final_one(study: Study, label: str, seed: int, specs: list[BenchmarkSpec]) -
     done = run_dir / "final.json"
     if not done.is_file():
         console.print(f"evaluating {label} seed {seed} on the held-back benchmarks ...")
-        to_json({**evaluate_run(study, run_dir, specs), "chosen before": study.chosen}, done)
+        to_json({**evaluate_run(study, label, seed, specs), "chosen before": study.chosen}, done)
     return done
 
 
@@ -142,7 +183,7 @@ def study_status(study: Study) -> list[dict]:
             steps = [json.loads(line).get("step", 0) for line in log.read_text().splitlines()] if log.is_file() else []
             row = {"run": run_dir.name, "state": "not started", "step": max(steps, default=0),
                    "checkpoint on disk": trained_checkpoint(run_dir) is not None}
-            if (run_dir / "eval.json").is_file():
+            if is_finished(study, arm.label, seed):
                 record = json.loads((run_dir / "eval.json").read_text())
                 row.update(state="finished", step=record.get("step", row["step"]))
                 for key, bench in record["benchmarks"].items():

@@ -71,9 +71,13 @@ def accuracy_tables(study: Study, evals: dict, costs: dict,
                 accs = [100 * float(np.mean(c)) for c in correct]
                 reported = paper_numbers(get_config(arm.model).reported, resolved(spec),
                                          len(correct[0])).get(setting_title(setting))
-                rows.append({study.label_column: arm.label, "accuracy % (mean)": round(statistics.mean(accs), 2),
-                             "std": round(statistics.stdev(accs), 2) if len(accs) > 1 else 0.0,
-                             "per seed": " ".join(f"{a:.1f}" for a in accs), "paper": reported, **costs[arm.label]})
+                if len(accs) == 1:  # one run per arm (shipped weights): a mean and std of one number say nothing
+                    measured = {"accuracy %": round(accs[0], 2), "correct": f"{int(sum(correct[0]))}/{len(correct[0])}"}
+                else:
+                    measured = {"accuracy % (mean)": round(statistics.mean(accs), 2),
+                                "std": round(statistics.stdev(accs), 2),
+                                "per seed": " ".join(f"{a:.1f}" for a in accs)}
+                rows.append({study.label_column: arm.label, **measured, "paper": reported, **costs[arm.label]})
             tables[f"{key} {setting}"] = rows
     return tables
 
@@ -95,12 +99,31 @@ def significance_tables(study: Study, evals: dict, specs: list[BenchmarkSpec] | 
 COSTS = ["params (M)", "GFLOPs", "train img/s", "infer img/s"]
 
 
+def accuracy_of(row: dict) -> tuple[float, float]:
+    """An accuracy table row's accuracy and its std over seeds (0 for one run)."""
+    return (row["accuracy %"], 0.0) if "accuracy %" in row else (row["accuracy % (mean)"], row["std"])
+
+
+def spread(seeds: list) -> str:
+    """What a study's accuracies are: a mean over seeds, or one run's."""
+    return f"mean ± std over {len(seeds)} seeds" if len(seeds) > 1 else "one run per row"
+
+
+def resampled(seeds: list) -> str:
+    """What the bootstrap draws from: seeds and images, or images alone when each arm is one run."""
+    return "seeds and test images" if len(seeds) > 1 else "test images"
+
+
 def summary_table(accuracy: dict[str, list[dict]]) -> list[dict]:
-    """One row per arm: mean +- std over seeds in every benchmark setting, then the costs."""
+    """One row per arm: mean +- std over seeds (or the one run's accuracy) in every benchmark setting,
+    then the costs."""
+    def cell(row: dict) -> str:
+        mean, std = accuracy_of(row)
+        return f"{mean:.2f} ± {std:.2f}" if "std" in row else f"{mean:.2f}"
+
     tables = list(accuracy.values())
     label = next(iter(tables[0][0]))  # the first column: model or variant
-    return [{label: rows[0][label],
-             **{name: f"{r['accuracy % (mean)']:.2f} ± {r['std']:.2f}" for name, r in zip(accuracy, rows)},
+    return [{label: rows[0][label], **{name: cell(r) for name, r in zip(accuracy, rows)},
              **{c: rows[0][c] for c in COSTS}} for rows in zip(*tables)]
 
 
