@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from zoo.cli import main
 
 
@@ -57,8 +59,6 @@ def test_json_prints_the_result_rows_and_nothing_else(capsys):
 
 
 def test_exit_codes_tell_failure_usage_and_interruption_apart(monkeypatch, capsys):
-    import pytest
-
     from zoo.cli import models
 
     assert main(["models", "nope*"]) == 1  # a failure
@@ -113,8 +113,6 @@ def test_the_cli_makes_openmp_threads_wait_passively_unless_told_otherwise():
 
 
 def test_help_shows_a_default_once_and_only_where_it_tells_something(capsys):
-    import pytest
-
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     text = " ".join(capsys.readouterr().out.split())
@@ -148,3 +146,20 @@ def test_zoo_export_without_out_never_writes_into_the_weights_folder(tmp_path, m
     assert main(["export", str(REGISTRY_DIR / "rcnn.safetensors"), "--format", "safetensors"]) == 0
     assert sorted(p.name for p in REGISTRY_DIR.iterdir()) == before
     assert "wrote runs/export/rcnn.safetensors" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "grcnn", "--benchmark", "ic03", "--limit", "-3"], "argument --limit: must be at least 1, got -3"),
+    (["eval", "grcnn", "--benchmark", "ic03", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+    (["predict", "x.png", "--beam-width", "-1"], "argument --beam-width: must be at least 1, got -1"),
+    (["viz", "rf", "--models", "grcnn", "--limit", "two"], "argument --limit: 'two' is not a whole number"),
+    (["data", "synth", "--n", "-5", "--out", "x.lmdb"], "argument --n: must be at least 1, got -5"),
+    (["data", "synth", "--n", "5", "--workers", "-1", "--out", "x.lmdb"], "argument --workers: must be at least 0"),
+    (["data", "show", "x.lmdb", "-n", "0"], "argument -n: must be at least 1, got 0"),
+    (["ablate", "study.yaml", "--jobs", "0"], "argument --jobs: must be at least 1, got 0"),
+])
+def test_a_count_out_of_range_is_a_usage_error_naming_option_and_value(argv, message, capsys):
+    # before: --limit -3 sliced from the end and evaluated 7 of 10 images
+    with pytest.raises(SystemExit) as usage:
+        main(argv)
+    assert usage.value.code == 2 and message in capsys.readouterr().err

@@ -55,6 +55,20 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         return super()._get_help_string(action)
 
 
+def at_least(minimum: int):
+    """An argparse type: an integer of at least ``minimum``. A count below it is a usage error naming
+    the option and the value (``--limit -3`` evaluated 7 of 10 images: a Python slice from the end)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo", description="grcnn-zoo: compare scene-text recognition backbones (CRNN-VGG, RCNN, "

@@ -5,7 +5,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter
+    from zoo.cli import HelpFormatter, at_least
 
     p = subparsers.add_parser(
         "ablate", help="train and compare backbones (or data variants) on one recipe, several seeds, and report",
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("study", help="a study YAML, e.g. recipes/ablations/shipped.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a top-level study key (YAML value), e.g. --set seeds=[0,1]")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=at_least(1), default=1, metavar="N",
                    help="train N runs at once as child processes, each with cores/N threads (faster in total "
                         "on a small CPU; each child logs to OUT/runs/<arm>-s<seed>.log)")
     p.add_argument("--only", metavar="ARM:SEED", help="train and evaluate this one run, write no report "

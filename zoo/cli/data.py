@@ -17,7 +17,7 @@ EPILOG = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter
+    from zoo.cli import HelpFormatter, at_least
 
     p = subparsers.add_parser(
         "data", help="import, verify, show and synthesise LMDB data sets", formatter_class=HelpFormatter,
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "between). Exits 2 when the database does not follow the layout.", epilog=EPILOG)
     ver.add_argument("lmdb")
     ver.add_argument("--charset", help="alnum36, alnum62, printable94 or a charset file")
-    ver.add_argument("--max-width", type=int, metavar="W", help="widest input the model sees (px)")
+    ver.add_argument("--max-width", type=at_least(1), metavar="W", help="widest input the model sees (px)")
     ver.add_argument("--model", default="crnn_vgg", help="registered model whose frame count applies")
     ver.add_argument("--out", metavar="DIR", help="also write verify.md/csv/json here")
     ver.set_defaults(func=run_verify)
@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             description="Write a PNG contact sheet of samples with their index and label.",
                             epilog=EPILOG)
     show.add_argument("lmdb")
-    show.add_argument("-n", type=int, default=32, help="number of samples")
+    show.add_argument("-n", type=at_least(1), default=32, help="number of samples")
     show.add_argument("--seed", type=int, help="draw samples at random with this seed (default: the first n)")
     show.add_argument("--out", metavar="PNG", help="default: <lmdb>-samples.png beside the database")
     show.set_defaults(func=run_show)
@@ -64,12 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            description="Render MJSynth-like word images (English words, digit strings, random "
                            "alphanumerics; many fonts; procedural backgrounds; distortions). Sample i depends "
                            "only on (--seed, i): the output is identical for any --workers.", epilog=EPILOG)
-    syn.add_argument("--n", type=int, required=True, help="number of samples")
+    syn.add_argument("--n", type=at_least(1), required=True, help="number of samples")
     syn.add_argument("--out", required=True, metavar="X.lmdb")
     syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("--workers", type=int, default=2)
+    syn.add_argument("--workers", type=at_least(0), default=2)
     syn.add_argument("--charset", default="alnum36", help="alnum36, alnum62, printable94 or a charset file")
-    syn.add_argument("--max-frames", type=int, default=26, help="longest label in CTC frames (26: 100 px CRNN)")
+    syn.add_argument("--max-frames", type=at_least(1), default=26, help="longest label in CTC frames (26: 100 px CRNN)")
     syn.add_argument("--vertical", type=float, default=0.0, metavar="P",
                      help="share of vertical text (for charsets written top to bottom)")
     syn.add_argument("--fonts", nargs="*", default=[], metavar="DIR", help="extra font directories")

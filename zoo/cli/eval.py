@@ -29,7 +29,7 @@ The data root is --data-root, else $ZOO_DATA_ROOT, else ../shared/data (relative
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter
+    from zoo.cli import HelpFormatter, at_least
 
     p = subparsers.add_parser(
         "eval", help="word accuracy on the benchmark suite: lexicon-free and with 50 / 1k / Full / 50k lexicons",
@@ -55,23 +55,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", help="for benchmarks given as paths: ic03-860 | alphanumeric | "
                    "alphanumeric-strip | exact [default: ic03-860]")
     p.add_argument("--decoder", choices=["greedy", "beam"], help="lexicon-free decoder [default: greedy]")
-    p.add_argument("--beam-width", type=int, help="prefix beam width for --decoder beam and the trie "
+    p.add_argument("--beam-width", type=at_least(1), help="prefix beam width for --decoder beam and the trie "
                    "search [default: 10]")
     p.add_argument("--large-lexicon", choices=["edit", "trie", "exhaustive"], help="50k search: the words "
                    "within --delta edits of the lexicon-free output, scored exactly (CRNN's method), "
                    "trie-constrained beam, or every word scored exactly [default: edit]")
-    p.add_argument("--delta", type=int, help="edit distance for --large-lexicon edit [default: 3]")
+    p.add_argument("--delta", type=at_least(0), help="edit distance for --large-lexicon edit [default: 3]")
     p.add_argument("--precision", choices=["fp32", "bf16", "int8"], help="fp32: the model as trained; bf16: the "
                    "fast path (BatchNorm folded) in bfloat16; int8: backbone statically quantized, calibrated on "
                    "256 rendered words, BiLSTM head dynamically quantized [default: fp32]")
     p.add_argument("--untrained", action="store_true", default=None,
                    help="build the registered MODEL with random (seeded) weights: exercises the pipeline only")
     p.add_argument("--seed", type=int, help="seed for --untrained weights [default: 0]")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N images each benchmark's protocol "
+    p.add_argument("--limit", type=at_least(1), metavar="N", help="only the first N images each benchmark's protocol "
                    "evaluates (the Full lexicon still has every label; no reported number stands beside a subset)")
     p.add_argument("--allow-missing", action="store_true", help="evaluate the images that exist when some "
                    "listed ones are missing (their count is reported)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=at_least(1), default=64)
     p.add_argument("--out", metavar="DIR", help="write suite.* here, and eval.*, by_length.*, confusions.*, "
                    "per_image.csv under DIR/<model>/<benchmark>/")
     p.set_defaults(func=run)

@@ -1,4 +1,4 @@
-"""``zoo export``: a checkpoint or shipped model to safetensors, ONNX or TorchScript."""
+"""``zoo export``: a checkpoint or shipped model to safetensors or ONNX."""
 from __future__ import annotations
 
 import argparse
@@ -6,30 +6,53 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from zoo.cli import HelpFormatter
-    from zoo.export import FORMATS
 
     p = subparsers.add_parser(
-        "export", help="export a model to safetensors (fp16), ONNX or TorchScript", formatter_class=HelpFormatter,
+        "export", help="export a model to safetensors (fp16) or ONNX", formatter_class=HelpFormatter,
         description="Export MODEL (a checkpoint .pt, weights .safetensors, or the name of a shipped model). "
-                    "ONNX and TorchScript take images (batch, channels, 32, width) with dynamic batch and width "
-                    "and return logits (batch, frames, classes); the model's config (charset, preprocessing) is "
-                    "written beside them as OUT.json.",
+                    "ONNX (torch.onnx's dynamo exporter) takes images (batch, channels, 32, width) with dynamic "
+                    "batch and width and returns logits (batch, frames, classes); the model's name, charset, "
+                    "preprocessing and spec are in the file's metadata_props. The file is run in ONNX Runtime "
+                    "against PyTorch before it is written, and refused if the logits differ by more than 1e-4.",
         epilog="examples:\n  zoo export runs/cpu/grcnn/best.pt --format onnx\n"
+               "  zoo export grcnn --format onnx --fast   (the BatchNorm-folded network of zoo.models.fast)\n"
                "  zoo export runs/cpu/grcnn/best.pt --format safetensors --out registry/grcnn.safetensors")
     p.add_argument("model", help="checkpoint path, .safetensors path, or shipped model name")
-    p.add_argument("--format", choices=FORMATS, default="onnx")
+    p.add_argument("--format", type=export_format, default="onnx", help="safetensors | onnx")
+    p.add_argument("--fast", action="store_true", help="ONNX: export the fast path's network (zoo.models.fast: "
+                   "BatchNorms folded into the convolutions, the same function to 1e-4)")
     p.add_argument("--out", help="output path [default: beside a checkpoint MODEL, with the format's suffix; "
                    "runs/export/NAME.SUFFIX for a shipped model, whose folder is the installed package's]")
     p.set_defaults(func=run)
 
 
+def export_format(text: str) -> str:
+    """``--format``: a usage error that says what to use instead of a removed format."""
+    from zoo.export import check_format
+
+    try:
+        return check_format(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from zoo.checkpoint import load_model
-    from zoo.export import export
+    from zoo.export import CHECK_BATCH, CHECK_WIDTH, export, export_onnx
+    from zoo.models.fast import FastRecognizer
     from zoo.report import note
 
     model = load_model(args.model)
-    note(f"wrote {export(model, args.format, args.out or default_out(args.model, args.format))}", label="")
+    out = args.out or default_out(args.model, args.format)
+    if args.format != "onnx":
+        if args.fast:
+            raise ValueError("--fast is for ONNX: safetensors holds the plain model's weights, which "
+                             "FastRecognizer folds on load")
+        note(f"wrote {export(model, args.format, out)}", label="")
+        return 0
+    difference = export_onnx(FastRecognizer(model) if args.fast else model, out)
+    note(f"wrote {out} (ONNX Runtime against PyTorch at batch {CHECK_BATCH}, width {CHECK_WIDTH}: max abs logit "
+         f"diff {difference:.1e})", label="")
     return 0
 
 

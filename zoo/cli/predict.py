@@ -10,7 +10,7 @@ EXAMPLES = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter
+    from zoo.cli import HelpFormatter, at_least
 
     p = subparsers.add_parser(
         "predict", help="read the word in each image (cropped word images)", formatter_class=HelpFormatter,
@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "[default: grcnn when shipped, else the first shipped model]")
     p.add_argument("--lexicon", metavar="FILE", help="one word per line: also pick the most likely of these words")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy", help="lexicon-free decoder")
-    p.add_argument("--beam-width", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--beam-width", type=at_least(1), default=10)
+    p.add_argument("--batch-size", type=at_least(1), default=64)
     p.add_argument("--out", metavar="DIR", help="also write predictions.md/csv/json here")
     p.set_defaults(func=run)
 

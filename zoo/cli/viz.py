@@ -27,7 +27,7 @@ def _ints(text: str) -> list[int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter
+    from zoo.cli import HelpFormatter, at_least
 
     viz = subparsers.add_parser("viz", help="visualisation reports (receptive fields, saliency, gates)",
                                 formatter_class=HelpFormatter,
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="trained models (.pt checkpoints or .safetensors weights), added to --models")
     p.add_argument("--images", nargs="+", required=True, metavar="DIR_OR_FILE",
                    help="image files and/or directories of images (a directory's gt.txt, if any, labels them)")
-    p.add_argument("--limit", type=int, default=6, metavar="N", help="use at most N images (0: all)")
+    p.add_argument("--limit", type=at_least(0), default=6, metavar="N", help="use at most N images (0: all)")
     p.add_argument("--out", required=True, metavar="DIR", help="report directory")
     p.add_argument("--method", choices=["gradient", "occlusion"], default="gradient",
                    help="saliency method of the image grid (per-frame fields are always gradients)")
