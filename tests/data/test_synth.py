@@ -100,3 +100,25 @@ def test_vertical_text_and_charset_file(alnum_fonts, tmp_path):
     r = Renderer(digits, alnum_fonts, seed=0)
     data, label = r(5)
     assert label.isdigit() and Image.open(__import__("io").BytesIO(data)).height == 32
+
+
+def test_an_lmdb_drawn_with_other_fonts_than_this_machine_has_now_is_said_when_reused(tmp_path, capsys):
+    from zoo.data.synth import font_set_change
+    from zoo.train.recipe import SynthSection
+    from zoo.train.trainer import ensure_lmdb
+
+    alnum = Charset.named("alnum36")
+    if len(usable_fonts(alnum)) == len(usable_fonts(alnum, system_fonts=False)):
+        pytest.skip("this machine's system fonts add nothing to pip's: `zoo data fonts --install` to run it")
+    synthesize(4, tmp_path / "pip.lmdb", seed=1, workers=1, system_fonts=False)  # drawn with pip's fonts only
+    assert font_set_change(tmp_path / "pip.lmdb", alnum, system_fonts=False) is None  # the same set: nothing to say
+    change = font_set_change(tmp_path / "pip.lmdb", alnum)  # the renderer's default now adds the system's fonts
+    recorded = json.loads((tmp_path / "pip.lmdb" / "synth.json").read_text())
+    added = len(usable_fonts(alnum)) - len(usable_fonts(alnum, system_fonts=False))
+    assert recorded["font_digest"] in change and f"{added} faces added, 0 gone" in change
+    before = (tmp_path / "pip.lmdb" / "data.mdb").read_bytes()
+    capsys.readouterr()
+    assert ensure_lmdb(str(tmp_path / "pip.lmdb"), SynthSection(n=4, seed=1), alnum, "train") == str(tmp_path / "pip.lmdb")
+    assert "rendering it again with the same seed here gives other images" in " ".join(capsys.readouterr().err.split())
+    assert (tmp_path / "pip.lmdb" / "data.mdb").read_bytes() == before  # used as it was rendered, not redrawn
+    assert font_set_change(tmp_path / "nowhere", alnum) is None  # data from elsewhere (no synth.json): nothing known

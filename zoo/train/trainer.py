@@ -33,7 +33,7 @@ from zoo.data.transforms import Preprocess
 from zoo.decode.ctc import greedy_decode
 from zoo.fileio import exclusive
 from zoo.registry import create_model
-from zoo.report import console, progress, provenance
+from zoo.report import console, note, progress, provenance
 from zoo.train import lineage
 from zoo.train.recipe import Recipe, RecipeError, recipe_changes, save_recipe
 from zoo.train.sampler import ResumableSampler
@@ -116,8 +116,16 @@ def load_initial_weights(model, spec: str) -> None:
 
 
 def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
-    """The LMDB at ``path``; rendered first when it is missing and the recipe says how (``*_synth``)."""
+    """The LMDB at ``path``; rendered first when it is missing and the recipe says how (``*_synth``).
+    A rendered one that exists is used as it is, and said when this machine's fonts would now draw it
+    otherwise."""
     if Path(path).exists():
+        if synth is not None and synth.n > 0:
+            from zoo.data.synth import font_set_change
+
+            change = font_set_change(path, charset, synth.font_filter, synth.fonts == "all")
+            if change:
+                note(change)
         return path
     if synth is None or synth.n <= 0:
         raise RecipeError(f"data.{key}: {path!r} does not exist. Render one with `zoo data synth --n 20000 "

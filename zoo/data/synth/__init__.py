@@ -130,6 +130,28 @@ def synthesize(n: int, out: str | Path, seed: int = 0, workers: int = 2, charset
     return report
 
 
+def font_set_change(lmdb: str | Path, charset: Charset, font_filter: bool = True,
+                    system_fonts: bool = True) -> str | None:
+    """What differs between the fonts an existing rendered LMDB was drawn with (its synth.json) and
+    the fonts the renderer would draw with on this machine now, or None when they are the same (or
+    the LMDB is not rendered). A seed renders the same data set only with the same font set: after
+    fonts are installed or removed, re-rendering the "same" data gives other images."""
+    manifest = Path(lmdb) / "synth.json"
+    if not manifest.is_file():
+        return None
+    recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    now = usable_fonts(charset, (), font_filter, None, system_fonts)
+    if recorded.get("font_digest") in (None, font_set_digest(now)):
+        return None
+    def faces(rows):
+        return {(r["family"], r["style"], Path(r["file"]).name, r["face"]) for r in rows}
+    before, after = faces(recorded.get("fonts", [])), faces(font_manifest(now))
+    return (f"{lmdb} was rendered with font set {recorded['font_digest']} ({len(before)} faces); this machine's "
+            f"renderer now draws with {font_set_digest(now)} ({len(after - before)} faces added, "
+            f"{len(before - after)} gone): the data is used as it was rendered, but rendering it again with "
+            f"the same seed here gives other images (the run's lineage records the set it trained on)")
+
+
 def _warning(fonts: list[FontInfo], config: RenderConfig, photos: list[str]) -> str | None:
     """The font warning, and one when photographic backgrounds are asked for but none is installed."""
     missing = None if photos or config.p_photo == 0 else (
