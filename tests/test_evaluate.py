@@ -255,7 +255,7 @@ def test_zoo_eval_reads_a_recipe_and_reports_bad_input(tmp_path, capsys):
     assert main(["eval", "grcnn_small", "--untrained", "--benchmark", str(tmp_path / "nowhere")]) == 1
     assert "no such path" in capsys.readouterr().err
     assert main(["eval", "grcnn_small", "--untrained", "--benchmark", "ic13-875"]) == 1
-    assert "Did you mean ic13-857" in capsys.readouterr().err
+    assert "Did you mean 'ic13-857'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])

@@ -36,11 +36,11 @@ def test_unknown_model_names_close_matches():
     with pytest.raises(KeyError) as err:
         zoo.create_model("grcn")
     message = err.value.args[0]
-    assert "Did you mean: grcnn" in message and "rcnn" in message and "crnn_vgg" in message
+    assert "Did you mean 'grcnn'" in message and "rcnn" in message and "crnn_vgg" in message
 
 
 def test_unknown_option_names_close_matches():
-    with pytest.raises(TypeError, match=r"no option 'iteration'\. Did you mean iterations\?"):
+    with pytest.raises(TypeError, match=r"no option 'iteration'\. Did you mean 'iterations'\?"):
         zoo.create_model("grcnn", iteration=3)
 
 

@@ -7,11 +7,12 @@ would list its 1,000+ image classifiers beside them.
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import inspect
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
+
+from zoo.hints import did_you_mean
 
 ALPHANUMERIC_36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -150,9 +151,7 @@ def _from_checkpoint(name: str, path, num_classes: int | None, overrides: dict):
 def _entry(name: str) -> _Entry:
     _ensure_models_imported()
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=4, cutoff=0.4)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown model {name!r}.{hint} Registered models: {', '.join(sorted(_REGISTRY))} "
+        raise KeyError(f"unknown model {name!r}.{did_you_mean(name, _REGISTRY, n=4, cutoff=0.4)} Registered models: {', '.join(sorted(_REGISTRY))} "
                        f"(`zoo models` lists them).")
     return _REGISTRY[name]
 
@@ -208,9 +207,7 @@ def _build(name: str, num_classes: int | None, overrides: dict[str, Any]):
     valid = list(backbone_defaults) + list(HEAD_OPTIONS)
     for key in overrides:
         if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
-            hint = f" Did you mean {' or '.join(close)}?" if close else ""
-            raise TypeError(f"model {name!r} has no option {key!r}.{hint} Its options: {', '.join(valid)}.")
+            raise TypeError(f"model {name!r} has no option {key!r}.{did_you_mean(key, valid)} Its options: {', '.join(valid)}.")
     overrides = dict(overrides)
     head_kwargs = {**_head_options(config), **{k: overrides.pop(k) for k in HEAD_OPTIONS if k in overrides}}
     backbone_kwargs = {**backbone_defaults, **overrides}

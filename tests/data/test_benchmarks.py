@@ -58,7 +58,7 @@ def test_all_is_every_suite_benchmark_whose_folder_is_present(tmp_path):
 def test_an_absent_benchmark_is_named_with_where_it_was_looked_for(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"benchmark iiit5k: no folder {tmp_path / 'iiit5k'}"):
         resolve_benchmarks("iiit5k", tmp_path)
-    with pytest.raises(FileNotFoundError, match="Did you mean cute80"):
+    with pytest.raises(FileNotFoundError, match="Did you mean 'cute80'"):
         resolve_benchmarks("cute8", tmp_path)
     with pytest.raises(ValueError, match="listed twice"):
         resolve_benchmarks("svt,svt", SHARED_DATA)

@@ -10,7 +10,6 @@ report them), each a folder under a data root with a fixed protocol, image count
 """
 from __future__ import annotations
 
-import difflib
 import os
 import string
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from PIL import Image
+
+from zoo.hints import did_you_mean
 
 ALPHANUMERIC = string.digits + string.ascii_letters
 DATA_ROOT_ENV = "ZOO_DATA_ROOT"
@@ -339,10 +340,8 @@ def resolve_benchmarks(text: str, root: Path, protocol: str | None = None) -> li
 def _resolve_path(item: str, protocol: str | None) -> Resolved:
     path = Path(item)
     if not path.exists():
-        close = difflib.get_close_matches(item, [*SUITE, "all"], n=2, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise FileNotFoundError(f"benchmark {item}: not a suite name ({', '.join(SUITE)}, all) and no such "
-                                f"path.{hint}")
+                                f"path.{did_you_mean(item, [*SUITE, 'all'], n=2, cutoff=0.6)}")
     protocol = protocol or "ic03-860"
     spec = next((s for s in SUITE.values() if s.folder == path.name and s.protocol == protocol), None)
     return Resolved(path, protocol, spec)

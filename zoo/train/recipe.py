@@ -9,7 +9,6 @@ overrides what it must.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from zoo.hints import did_you_mean
 
 
 class RecipeError(ValueError):
@@ -193,9 +194,7 @@ def _build(cls: type, data: Any, where: str, problems: list[str]) -> Any:
     for key, value in data.items():
         name = f"{where}.{key}" if where else key
         if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=3, cutoff=0.5)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            problems.append(f"unknown recipe key {name!r}.{hint} Valid keys here: {', '.join(fields)}.")
+            problems.append(f"unknown recipe key {name!r}.{did_you_mean(key, fields)} Valid keys here: {', '.join(fields)}.")
             continue
         try:
             values[key] = _convert(hints[key], value, name, problems)
