@@ -1,4 +1,5 @@
-"""Font discovery (.ttc collections), the quality filter, its cache, and the font manifest. Test fonts
+"""Font discovery (.ttc collections), the quality filter (zoo.data.synth.font_filter), its cache, and the
+font manifest. Test fonts
 are made from the PyPI fonts (always installed) with fontTools, so the tests hold with or without
 Debian fonts on the machine."""
 import copy
@@ -13,6 +14,7 @@ from fontTools.ttLib import TTCollection, TTFont
 
 from zoo.cli import main
 from zoo.data.charset import Charset
+from zoo.data.synth import font_filter
 from zoo.data.synth import fonts as F
 from zoo.data.synth import synthesize, usable_fonts
 from zoo.data.synth.render import Renderer
@@ -58,14 +60,14 @@ def made_fonts(tmp_path_factory, pip_fonts):
     options = subset.Options()
     options.name_IDs = ["*"]
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=[ord(c) for c in F.ALNUM62 if c not in "qxz"])
+    subsetter.populate(unicodes=[ord(c) for c in font_filter.ALNUM62 if c not in "qxz"])
     subsetter.subset(font)
     font.save(folder / "missing.ttf")
 
     font = _renamed(TTFont(pip_fonts["Roboto Regular"].path), "Zoo Same")
     cmap, glyf, hmtx = font.getBestCmap(), font["glyf"], font["hmtx"]
     x = cmap[ord("x")]
-    for char in F.ALNUM62:
+    for char in font_filter.ALNUM62:
         glyf[cmap[ord(char)]] = copy.deepcopy(glyf[x])
         hmtx[cmap[ord(char)]] = hmtx[x]
     font.save(folder / "same.ttf")
@@ -80,7 +82,7 @@ def test_every_face_of_a_collection_is_found_and_rendered(made_fonts):
     made = _made(made_fonts)
     pair = [made["Zoo Pair Roboto"], made["Zoo Pair Lato"]]
     assert [(f.path.endswith("pair.ttc"), f.face) for f in pair] == [(True, 0), (True, 1)]
-    assert all(f.covers(F.ALNUM62) for f in pair)
+    assert all(f.covers(font_filter.ALNUM62) for f in pair)
     assert [f.open(24).getname()[0] for f in pair] == ["Zoo Pair Roboto", "Zoo Pair Lato"]  # the right face
     renderer = Renderer(Charset.named("alnum36"), pair, seed=0)
     images = [renderer(i)[0] for i in range(6)]
@@ -89,7 +91,7 @@ def test_every_face_of_a_collection_is_found_and_rendered(made_fonts):
 
 def test_the_filter_rejects_missing_and_identical_glyphs(made_fonts):
     made = _made(made_fonts)
-    missing, same = F.judge_fonts([made["Zoo Missing"], made["Zoo Same"]])
+    missing, same = font_filter.judge_fonts([made["Zoo Missing"], made["Zoo Same"]])
     assert missing.kind == "missing" and missing.reason == "no glyph for qxz"
     assert same.kind == "shared" and same.reason.startswith("letters drawn alike")
     # a font whose only fault is missing letters stays for the words it covers, not for alnum36
@@ -99,11 +101,11 @@ def test_the_filter_rejects_missing_and_identical_glyphs(made_fonts):
 def test_the_filter_accepts_roboto_and_lato_and_tracks_small_caps(pip_fonts):
     text_faces = [f for name, f in pip_fonts.items() if name.split()[0] in ("Roboto", "Lato")]
     assert len(text_faces) >= 20
-    verdicts = F.judge_fonts(text_faces)
+    verdicts = font_filter.judge_fonts(text_faces)
     assert all(v.accepted and not v.caps_only for v in verdicts), [(f.name, v) for f, v in zip(text_faces, verdicts)
                                                                      if not v.accepted]
     assert all(v.letterlike > 0.7 and v.recognised > 0.9 for v in verdicts)
-    amatic = F.judge_fonts([pip_fonts["Amatic SC Regular"]])[0]
+    amatic = font_filter.judge_fonts([pip_fonts["Amatic SC Regular"]])[0]
     assert amatic.accepted and amatic.caps_only  # its a draws as A: fine when case is folded, not when kept
     assert "Amatic SC" in {f.family for f in usable_fonts(Charset.named("alnum36"))}
     assert "Amatic SC" not in {f.family for f in usable_fonts(Charset.named("alnum62"))}
@@ -111,20 +113,20 @@ def test_the_filter_accepts_roboto_and_lato_and_tracks_small_caps(pip_fonts):
 
 def test_verdicts_are_cached_until_the_file_changes(made_fonts, monkeypatch):
     font = _made(made_fonts)["Zoo Same"]
-    F.judge_fonts([font])
+    font_filter.judge_fonts([font])
 
     def measured_again(info):
         raise AssertionError(f"{info.name} measured again")
-    monkeypatch.setattr(F, "measure_font", measured_again)
-    assert F.judge_fonts([font])[0].kind == "shared"
+    monkeypatch.setattr(font_filter, "measure_font", measured_again)
+    assert font_filter.judge_fonts([font])[0].kind == "shared"
     os.utime(font.path, ns=(1, 1))  # same size, another mtime: the cached measurement no longer holds
     with pytest.raises(AssertionError, match="measured again"):
-        F.judge_fonts([font])
+        font_filter.judge_fonts([font])
 
 
 def test_pip_fonts_alone_are_enough(pip_fonts):
     fonts = list(pip_fonts.values())
-    accepted = [f for f, v in zip(fonts, F.judge_fonts(fonts)) if v.accepted]
+    accepted = [f for f, v in zip(fonts, font_filter.judge_fonts(fonts)) if v.accepted]
     assert len({f.family for f in accepted}) == len({f.family for f in fonts}) >= 12
     assert F.font_warning(accepted) is None
 

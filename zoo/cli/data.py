@@ -166,6 +166,7 @@ def run_fonts(args: argparse.Namespace) -> int:
     import time
 
     from zoo.data.synth import fonts as F
+    from zoo.data.synth.font_filter import font_sheet, judge_fonts
     from zoo.report import console, progress, rich_table, write_table
 
     if args.install and (code := _install_fonts()):
@@ -174,7 +175,7 @@ def run_fonts(args: argparse.Namespace) -> int:
     fonts, unreadable = F.discover_fonts(tuple(args.fonts))
     found = time.perf_counter()
     with progress(transient=True) as bar:
-        verdicts = F.judge_fonts(fonts, bar)
+        verdicts = judge_fonts(fonts, bar)
     timing = {"discovery s": round(found - start, 2), "filter s": round(time.perf_counter() - found, 2)}
     rows = [{**row, "verdict": v.kind, "letterlike": v.letterlike, "recognised": v.recognised,
              "caps_only": v.caps_only, "reason": v.reason}
@@ -189,7 +190,7 @@ def run_fonts(args: argparse.Namespace) -> int:
         write_table(rows, args.out, "fonts", "fonts and the filter's verdicts",
                     meta={**summary, **timing, "rejected": rejected, "accepted_font_set": accepted_set})
         sheet = Path(args.out) / "fonts.png"
-        F.font_sheet(fonts, verdicts).save(sheet)
+        font_sheet(fonts, verdicts).save(sheet)
         console.print(f"wrote {Path(args.out) / 'fonts.md'} (.csv, .json) and {sheet}")
     return 0
 

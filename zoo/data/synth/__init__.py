@@ -16,7 +16,8 @@ from pathlib import Path
 from zoo.data.charset import Charset
 from zoo.data.lmdb import LmdbWriter
 from zoo.data.synth.backgrounds import PHOTO_PACKAGES, photo_paths
-from zoo.data.synth.fonts import FontInfo, discover_fonts, font_manifest, font_set_digest, font_warning, judge_fonts
+from zoo.data.synth.font_filter import judge_fonts
+from zoo.data.synth.fonts import FontInfo, discover_fonts, font_manifest, font_set_digest, font_warning
 from zoo.data.synth.render import RenderConfig, Renderer
 from zoo.data.vocabulary import SIGN_SOURCES
 from zoo.data.vocabulary import SOURCE as VOCABULARY_SOURCE
@@ -50,7 +51,7 @@ def usable_fonts(charset: Charset, font_dirs: tuple[str, ...] = (), font_filter:
                  progress=None, system_fonts: bool = True) -> list[FontInfo]:
     """Fonts that can draw the charset: all of it, or (for a large set such as Chinese) at least some
     of it; the renderer picks, per word, a font that has every character of that word. With
-    ``font_filter``, only fonts the quality filter accepts (``fonts.judge_fonts``; its first run on a
+    ``font_filter``, only fonts the quality filter accepts (``font_filter.judge_fonts``; its first run on a
     machine renders every font once, about 10 ms each, with a ``progress`` bar). ``system_fonts=False``
     leaves the system's font directories out (pip's fonts and ``font_dirs`` only: the renderer of
     before the Debian font set, an ablation arm)."""
