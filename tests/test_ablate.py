@@ -10,7 +10,7 @@ import pytest
 from zoo.study import (image_folder, load_study, paired_bootstrap, run_study, stop_children, study_status,
                        with_verdicts)
 from zoo.train.recipe import RecipeError
-from zoo.train.trainer import Interrupted
+from zoo.train.stopping import Interrupted
 
 
 def test_paired_bootstrap_by_hand():

@@ -105,7 +105,7 @@ def test_vertical_text_and_charset_file(alnum_fonts, tmp_path):
 def test_an_lmdb_drawn_with_other_fonts_than_this_machine_has_now_is_said_when_reused(tmp_path, capsys):
     from zoo.data.synth import font_set_change
     from zoo.train.recipe import SynthSection
-    from zoo.train.trainer import ensure_lmdb
+    from zoo.train.data import ensure_lmdb
 
     alnum = Charset.named("alnum36")
     if len(usable_fonts(alnum)) == len(usable_fonts(alnum, system_fonts=False)):

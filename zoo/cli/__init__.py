@@ -138,9 +138,9 @@ def _sigterm_interrupts():
 
 
 def _is_interruption(err: BaseException) -> bool:
-    """A training run or study that stopped on a signal after saving (``zoo.train.trainer.Interrupted``)."""
-    trainer = sys.modules.get("zoo.train.trainer")
-    return trainer is not None and isinstance(err, getattr(trainer, "Interrupted", ()))
+    """A training run or study that stopped on a signal after saving (``zoo.train.stopping.Interrupted``)."""
+    stopping = sys.modules.get("zoo.train.stopping")
+    return stopping is not None and isinstance(err, getattr(stopping, "Interrupted", ()))
 
 
 def _signal_code(message: str) -> int:

@@ -58,7 +58,7 @@ def calibration_images(model: nn.Module, count: int = 256, path: str | Path = CA
     from zoo.data.lmdb import LmdbReader
     from zoo.data.transforms import Preprocess
     from zoo.train.recipe import SynthSection
-    from zoo.train.trainer import ensure_lmdb
+    from zoo.train.data import ensure_lmdb
 
     ensure_lmdb(str(path), SynthSection(n=count, seed=4), Charset.from_config(model.config), "calibration")
     preprocess = Preprocess.from_config(model.config, width_policy="fixed")

@@ -16,7 +16,7 @@ def run_children(study: Study, runs: list[tuple[str, int]], jobs: int) -> None:
     import yaml
 
     from zoo.report import progress
-    from zoo.train.trainer import stop_requests
+    from zoo.train.stopping import stop_requests
 
     out = Path(study.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ def stop_children(running: dict, reason: str) -> None:
     """Ask every running run to stop (each saves the step it reached), wait for them, and stop."""
     import signal
 
-    from zoo.train.trainer import Interrupted
+    from zoo.train.stopping import Interrupted
 
     for child in running:
         child.send_signal(signal.SIGTERM)

@@ -137,7 +137,7 @@ def render_benchmarks(specs: list[BenchmarkSpec], charset: str) -> None:
     """Render the benchmarks that say how (``synth``) and are missing: held-out words, never trained on."""
     from zoo.data.charset import Charset
     from zoo.train.recipe import SynthSection
-    from zoo.train.trainer import ensure_lmdb
+    from zoo.train.data import ensure_lmdb
 
     for spec in specs:
         if spec.synth:

@@ -1,4 +1,6 @@
-"""The training loop: CTC on a ``Recognizer``, full-state checkpoints, exact resume, DDP.
+"""The training loop: CTC on a ``Recognizer``, full-state checkpoints, exact resume, DDP. Its data
+is built by ``zoo.train.data``, its processes by ``zoo.train.distributed``, its stops on a signal by
+``zoo.train.stopping``.
 
 One process or a ``torchrun`` job (DistributedDataParallel; gloo on CPU, NCCL on GPU). Process 0
 logs, validates and writes checkpoints. A checkpoint holds everything a run needs to continue
@@ -10,12 +12,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import sys
-import threading
 import time
 from collections import Counter
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -23,21 +23,19 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from zoo import __version__
 from zoo.checkpoint import load_model, read_checkpoint, save_checkpoint
 from zoo.data.charset import Charset
-from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
-from zoo.data.transforms import Preprocess
 from zoo.decode.ctc import greedy_decode
 from zoo.fileio import exclusive
 from zoo.registry import create_model
-from zoo.report import console, note, progress, provenance
+from zoo.report import console, progress, provenance
 from zoo.train import lineage
 from zoo.train.recipe import Recipe, RecipeError, recipe_changes, save_recipe
-from zoo.train.sampler import ResumableSampler
-from zoo.train.validation import RealWords, refuse_as_training
+from zoo.train.data import build_data
+from zoo.train.distributed import init_distributed
+from zoo.train.stopping import Interrupted, stop_requests
 
 
 @dataclass
@@ -51,39 +49,10 @@ class TrainState:
     best_accuracy: float = -1.0
 
 
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed() -> Dist:
-    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; without them this is a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    local_rank = int(os.environ["LOCAL_RANK"])
-    cuda = torch.cuda.is_available()
-    if cuda:
-        torch.cuda.set_device(local_rank)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo")
-    return Dist(dist.get_rank(), world, torch.device(f"cuda:{local_rank}" if cuda else "cpu"))
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-# ------------------------------------------------------------------------------------------------
-# Building the pieces
 
 
 def build_model(recipe: Recipe, charset: Charset, init_from: str | None = None):
@@ -115,91 +84,6 @@ def load_initial_weights(model, spec: str) -> None:
     model.load_state_dict(state, strict=False)
 
 
-def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
-    """The LMDB at ``path``; rendered first when it is missing and the recipe says how (``*_synth``).
-    A rendered one that exists is used as it is, and said when this machine's fonts would now draw it
-    otherwise."""
-    if Path(path).exists():
-        if synth is not None and synth.n > 0:
-            from zoo.data.synth import font_set_change
-
-            change = font_set_change(path, charset, synth.font_filter, synth.fonts == "all")
-            if change:
-                note(change)
-        return path
-    if synth is None or synth.n <= 0:
-        raise RecipeError(f"data.{key}: {path!r} does not exist. Render one with `zoo data synth --n 20000 "
-                          f"--out {path} --seed 1`, point data.{key} at your LMDB (e.g. MJSynth), or set "
-                          f"data.{key}_synth: {{n: N, seed: S}} to render it automatically")
-    from zoo.data.synth import synthesize
-    if synth.fonts not in ("all", "pip"):
-        raise RecipeError(f"data.{key}_synth.fonts must be all or pip, got {synth.fonts!r}")
-    with progress() as bar:
-        report = synthesize(synth.n, path, seed=synth.seed, workers=2, charset=charset, progress=bar,
-                            font_filter=synth.font_filter, preset=synth.preset, system_fonts=synth.fonts == "all")
-    console.print(f"rendered {report.samples} words into {path} at {report.rate:.0f} img/s "
-                  f"({report.font_families} font families)" + (f"; {report.warning}" if report.warning else ""))
-    return path
-
-
-def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
-    preprocess = Preprocess.from_config(model.config)
-    frames = frame_table(model, preprocess)
-    check_validation(recipe)
-    if d.main:  # one process renders what is missing; the others wait for it
-        ensure_lmdb(recipe.data.train, recipe.data.train_synth, charset, "train")
-        if recipe.data.val:
-            ensure_lmdb(recipe.data.val, recipe.data.val_synth, charset, "val")
-    if d.world > 1:
-        dist.barrier()
-    train_path = recipe.data.train
-    train_set = LmdbDataset(train_path, preprocess, charset, frames, recipe.data.label_policy,
-                            augment=_augmenter(recipe), seed=recipe.seed)
-    sampler = ResumableSampler(len(train_set), recipe.train.batch_size, recipe.seed, d.rank, d.world)
-    loader = DataLoader(train_set, batch_size=recipe.train.batch_size // d.world, sampler=sampler,
-                        num_workers=recipe.data.workers, collate_fn=CtcCollate(charset))
-    val_loader = None
-    if recipe.data.val:
-        val_set = LmdbDataset(recipe.data.val, preprocess, charset, frames, "drop")
-        if recipe.data.val_samples:
-            val_set = torch.utils.data.Subset(val_set, range(min(recipe.data.val_samples, len(val_set))))
-        val_loader = DataLoader(val_set, batch_size=64, num_workers=recipe.data.workers,
-                                collate_fn=CtcCollate(charset))
-    real_val = [RealWords(folder, preprocess, recipe.data.real_val_samples) for folder in recipe.data.real_val] \
-        if d.main else []
-    if d.main:
-        console.print(f"train {train_path}: {train_set.label_report.summary()}")
-        for words in real_val:
-            console.print(f"real validation words: {len(words)} from {words.name} (never trained on)")
-    return loader, sampler, val_loader, real_val, preprocess, train_set.label_report
-
-
-def check_validation(recipe: Recipe) -> None:
-    """Validation data that exists, is never trained on, and can pick best.pt as the recipe says."""
-    data, select_on = recipe.data, recipe.train.select_on
-    if select_on not in ("rendered", "real"):
-        raise RecipeError(f"train.select_on must be rendered or real, got {select_on!r}")
-    if select_on == "real" and not data.real_val:
-        raise RecipeError("train.select_on=real needs data.real_val folders (e.g. [../shared/data/dev/svt_train]); "
-                          "or set train.select_on=rendered")
-    if select_on == "rendered" and not data.val and data.real_val:
-        raise RecipeError("train.select_on=rendered needs data.val (held-out rendered words); or set "
-                          "train.select_on=real")
-    for folder in data.real_val:
-        if not (Path(folder) / "gt.txt").is_file():
-            raise RecipeError(f"data.real_val: {folder} is not a folder of real words with gt.txt (the shared "
-                              f"dev folders are ../shared/data/dev/*); remove it with --set data.real_val=[] "
-                              f"train.select_on=rendered")
-    refuse_as_training(data.train, data.real_val)
-
-
-def _augmenter(recipe: Recipe):
-    if not recipe.data.augment:
-        return None
-    from zoo.data.transforms import Augment
-    return Augment()
-
-
 def build_optimizer(recipe: Recipe, model):
     from timm.optim import create_optimizer_v2
     from timm.scheduler import create_scheduler_v2
@@ -214,40 +98,6 @@ def build_optimizer(recipe: Recipe, model):
         min_lr=t.min_lr, decay_epochs=t.decay_iterations or None, decay_rate=t.decay_rate,
         step_on_epochs=False, updates_per_epoch=1)
     return optimizer, scheduler
-
-
-# ------------------------------------------------------------------------------------------------
-# The loop
-
-
-class Interrupted(RuntimeError):
-    """Training stopped by SIGTERM or SIGINT after saving the step it reached to last.pt."""
-
-
-@contextmanager
-def stop_requests():
-    """SIGTERM (a preempted or timed-out job) and SIGINT (Ctrl-C) ask the loop to stop after the
-    current step, so the step reached is saved rather than lost back to the last checkpoint.
-    A second signal stops at once. Off the main thread, where Python cannot install handlers, the
-    signals keep their usual effect."""
-    received: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def request(signum, frame):
-        if received:  # the CLI prints this as one line and exits 130 (zoo.cli.main)
-            raise KeyboardInterrupt(f"stopped at once by a second {signal.Signals(signum).name}, without saving "
-                                    f"the step reached; the last checkpoint written stays: `zoo train RECIPE "
-                                    f"--resume` continues from it (in a study, run `zoo ablate STUDY` again)")
-        received.append(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, request) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield received
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 class Trainer:
