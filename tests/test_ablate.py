@@ -117,7 +117,7 @@ out: {tmp_path / 'study'}
     assert len(evaluated) == 4
     capsys.readouterr()
     run_study(load_study(study_file))  # finished runs are not redone
-    assert "seed 0" not in capsys.readouterr().out
+    assert "seed 0" not in capsys.readouterr().err
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")} == evaluated
     assert json.loads((out / "report.json").read_text())["receptive_fields"]["seed"] == 0
     record = json.loads((out / "runs" / "grcnn-s1" / "eval.json").read_text())

@@ -167,9 +167,9 @@ def test_fonts_command_lists_verdicts_and_draws_the_sheet(made_fonts, tmp_path, 
 
 def test_install_without_apt_get_names_the_manual_fix(monkeypatch, capsys):
     monkeypatch.setattr("shutil.which", lambda name: None)
-    assert main(["data", "fonts", "--install"]) == 2
-    out = capsys.readouterr().out
-    assert "apt-get not found" in out and "debian_fonts.txt" in out and "--fonts DIR" in out
+    assert main(["data", "fonts", "--install"]) == 1  # a failure, one line on stderr
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error: apt-get not found") and "debian_fonts.txt" in err and "--fonts DIR" in err
 
 
 def test_the_debian_list_is_shipped_and_well_formed():

@@ -99,7 +99,7 @@ def test_init_from_reinitialises_the_classifier_for_a_new_charset(tiny_recipe, t
     source = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["state_dict"]
     trainer = Trainer(load_recipe(tiny_recipe, ["data.charset=alnum62", f"out={tmp_path / 'new'}"]),
                       init_from=str(tmp_path / "run" / "last.pt"))
-    assert "classifier (head.1.proj) is re-initialised" in capsys.readouterr().out
+    assert "classifier (head.1.proj) is re-initialised" in capsys.readouterr().err
     state = trainer.model.state_dict()
     assert state["head.1.proj.weight"].shape == (63, 64)
     assert torch.equal(state["backbone.features.0.weight"], source["backbone.features.0.weight"])
@@ -271,7 +271,10 @@ def test_a_second_ctrl_c_stops_at_once_with_one_line_and_exit_code_130(tiny_reci
     proc = subprocess.Popen([sys.executable, "-c", SLOW_STEPS, "train", str(tiny_recipe)],
                             env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr.readline().strip() == "stepping"
+    before = []  # the run's status lines (data, validation words) come first, on stderr too
+    while (line := proc.stderr.readline()) and line.strip() != "stepping":
+        before.append(line)
+    assert line.strip() == "stepping", before
     proc.send_signal(signal.SIGINT)
     time.sleep(0.5)  # two signals, not one (signals of a kind that arrive together merge)
     proc.send_signal(signal.SIGINT)

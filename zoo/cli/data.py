@@ -132,10 +132,10 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from zoo.data.preview import write_grid
-    from zoo.report import console
+    from zoo.report import note
 
     out = args.out or str(Path(args.lmdb).resolve().with_name(Path(args.lmdb).resolve().stem + "-samples.png"))
-    console.print(f"wrote {write_grid(args.lmdb, out, args.n, args.seed)}")
+    note(f"wrote {write_grid(args.lmdb, out, args.n, args.seed)}", label="")
     return 0
 
 
@@ -169,8 +169,8 @@ def run_fonts(args: argparse.Namespace) -> int:
     from zoo.data.synth.font_filter import font_sheet, judge_fonts
     from zoo.report import console, progress, rich_table, write_table
 
-    if args.install and (code := _install_fonts()):
-        return code
+    if args.install:
+        _install_fonts()
     start = time.perf_counter()
     fonts, unreadable = F.discover_fonts(tuple(args.fonts))
     found = time.perf_counter()
@@ -209,31 +209,28 @@ def _font_summary(font_dirs: tuple[str, ...], fonts, verdicts, unreadable) -> tu
     return summary, dict(Counter(v.kind for v in verdicts if not v.accepted).most_common())
 
 
-def _install_fonts() -> int:
-    """apt-get update + install of the curated packages; the exit status of the first that fails."""
+def _install_fonts() -> None:
+    """apt-get update + install of the curated packages; an error naming the first that fails."""
     import os
     import shlex
     import shutil
     import subprocess
 
     from zoo.data.synth.fonts import DEBIAN_FONTS, debian_font_packages, discover_fonts
-    from zoo.report import console
+    from zoo.report import note
 
     if shutil.which("apt-get") is None:
-        console.print(f"[bold red]error:[/] apt-get not found (not Debian or Ubuntu). Install the packages listed "
-                      f"in {DEBIAN_FONTS} with this system's package manager, or copy .ttf/.otf/.ttc files into "
-                      f"~/.local/share/fonts or a folder you pass as --fonts DIR.")
-        return 2
+        raise FileNotFoundError(f"apt-get not found (not Debian or Ubuntu). Install the packages listed in "
+                                f"{DEBIAN_FONTS} with this system's package manager, or copy .ttf/.otf/.ttc files "
+                                f"into ~/.local/share/fonts or a folder you pass as --fonts DIR.")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     if sudo and shutil.which("sudo") is None:
-        console.print("[bold red]error:[/] installing packages needs root, and sudo is not installed: run "
-                      "`zoo data fonts --install` as root")
-        return 2
+        raise PermissionError("installing packages needs root, and sudo is not installed: run "
+                              "`zoo data fonts --install` as root")
     for command in ([*sudo, "apt-get", "update"],
                     [*sudo, "apt-get", "install", "-y", "--no-install-recommends", *debian_font_packages()]):
-        console.print(f"$ {shlex.join(command)}")
+        note(f"$ {shlex.join(command)}", label="")
         if code := subprocess.call(command):
-            console.print(f"[bold red]error:[/] `{command[len(sudo)]} {command[len(sudo) + 1]}` exited with {code}")
-            return code
+            raise RuntimeError(f"`{shlex.join(command)}` exited with {code}; nothing of the font set was changed "
+                               f"by the zoo (apt's own output above says why)")
     discover_fonts.cache_clear()  # the new fonts
-    return 0

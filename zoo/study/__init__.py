@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zoo.report import console
+from zoo.report import err_console
 from zoo.study.children import run_children, stop_children
 from zoo.study.config import Arm, BenchmarkSpec, Study, load_study, present_benchmarks
 from zoo.study.figures import image_folder
@@ -55,7 +55,7 @@ def run_study(study: Study, source: str = "", jobs: int = 1, final: bool = False
         run_one(study, label, seed)
     evals = _records(study, run_dirs, "eval.json")
     held_back = final_records(study, run_dirs, charset, final)
-    console.print("measuring speed ...")
+    err_console.print("measuring speed ...")
     costs = arm_costs(study, recipes)
     return write_report(study, source, out, Outcome(recipes, run_dirs, evals, costs, held_back))
 

@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo.report import console
+from zoo.report import err_console
 from zoo.train.recipe import ModelSection, RecipeError, from_dict, parse_yaml
 
 
@@ -181,7 +181,7 @@ def present_benchmarks(specs: list[BenchmarkSpec], where: str, skipped: list) ->
             kept.append(spec)
         elif spec.optional:
             skipped.append(spec.path)
-            console.print(f"[yellow]note:[/] benchmark {spec.path} is absent: skipped (optional in {where}); "
+            err_console.print(f"[yellow]note:[/] benchmark {spec.path} is absent: skipped (optional in {where}); "
                           f"the report lists it as skipped")
         else:
             raise FileNotFoundError(f"{where}: benchmark {spec.path} does not exist (paths are relative to the "

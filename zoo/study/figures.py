@@ -6,7 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
-from zoo.report import console, write_text
+from zoo.report import err_console, write_text
 from zoo.study.config import Study
 from zoo.study.runs import trained_checkpoint
 
@@ -84,7 +84,7 @@ def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> int | None:
         images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
         build_report(subjects, images, out, "gradient", iterations=(), max_frames=8)
         return seed
-    console.print("[yellow]no receptive-field grid: no seed has a checkpoint of every model on disk "
+    err_console.print("[yellow]no receptive-field grid: no seed has a checkpoint of every model on disk "
                   "(runs/*/best.pt); delete one seed's eval.json files to train that seed again[/]")
     return None
 
@@ -123,6 +123,6 @@ def sample_panels(study: Study, recipes: dict, out: Path) -> dict[str, str | Non
         if train.exists():
             write_grid(train, panel, n=SAMPLES)
         elif not panel.is_file():
-            console.print(f"[yellow]no sample panel for {arm.variant}: its training data {train} is not on disk[/]")
+            err_console.print(f"[yellow]no sample panel for {arm.variant}: its training data {train} is not on disk[/]")
         panels[arm.variant] = f"samples/{panel.name}" if panel.is_file() else None
     return panels

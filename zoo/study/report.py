@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.report import console, html_table, markdown_table, provenance, rich_table, to_json, write_table, write_text
+from zoo.report import console, err_console, html_table, markdown_table, provenance, rich_table, to_json, write_table, write_text
 from zoo.study.config import Study, benchmark_key
 from zoo.study.figures import cost_figure, curves_figure, receptive_field_grid, sample_panels
 from zoo.study.stats import accuracy_tables, resampled, significance_tables, spread, summary_table
@@ -107,7 +107,7 @@ def write_report(study: Study, source: str, out: Path, outcome: Outcome) -> Path
     to_json(report, out / "report.json")
     write_text(out / "report.md", markdown_report(report))
     write_text(out / "report.html", html_report(report))
-    console.print(f"report: {out / 'report.md'} and {out / 'report.html'}")
+    err_console.print(f"report: {out / 'report.md'} and {out / 'report.html'}")
     return out / "report.md"
 
 

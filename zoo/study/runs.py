@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from zoo.checkpoint import read_checkpoint
-from zoo.report import console, provenance, to_json
+from zoo.report import err_console, provenance, to_json
 from zoo.study.config import Arm, BenchmarkSpec, Study, benchmark_key, resolved
 from zoo.train.recipe import RecipeError, from_dict, load_recipe
 
@@ -77,7 +77,7 @@ def train_run(study: Study, arm: Arm | str, seed: int, run_dir: Path) -> None:
         # killed before its first checkpoint: nothing to continue; this study's own run starts over
         (run_dir / "log.jsonl").unlink()
         (run_dir / "best.pt").unlink(missing_ok=True)
-    console.rule(f"[bold]{arm.label}[/] seed {seed}" + (" (resuming)" if resume else ""))
+    err_console.rule(f"[bold]{arm.label}[/] seed {seed}" + (" (resuming)" if resume else ""))
     # a resumed run's checkpoint carries the lineage of the weights it started from
     train(recipe, resume=resume, init_from=None if resume else (study.init_from or None))
 
@@ -153,7 +153,7 @@ def run_one(study: Study, arm: Arm | str, seed: int) -> Path:
     if not is_finished(study, arm.label, seed):
         if study.weights == "trained":
             train_run(study, arm, seed, run_dir)
-        console.print(f"evaluating {arm.label} " + ("(shipped weights)" if study.weights == "shipped" else f"seed {seed}")
+        err_console.print(f"evaluating {arm.label} " + ("(shipped weights)" if study.weights == "shipped" else f"seed {seed}")
                       + " ...")
         to_json(evaluate_run(study, arm.label, seed), done)
     return done
@@ -165,7 +165,7 @@ def final_one(study: Study, label: str, seed: int, specs: list[BenchmarkSpec]) -
     run_dir = run_path(study, label, seed)
     done = run_dir / "final.json"
     if not done.is_file():
-        console.print(f"evaluating {label} seed {seed} on the held-back benchmarks ...")
+        err_console.print(f"evaluating {label} seed {seed} on the held-back benchmarks ...")
         to_json({**evaluate_run(study, label, seed, specs), "chosen before": study.chosen}, done)
     return done
 

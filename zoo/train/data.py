@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from zoo.data.charset import Charset
 from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
 from zoo.data.transforms import Preprocess
-from zoo.report import console, note, progress
+from zoo.report import err_console, note, progress
 from zoo.train.distributed import Dist
 from zoo.train.recipe import Recipe, RecipeError
 from zoo.train.sampler import ResumableSampler
@@ -40,7 +40,7 @@ def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
     with progress() as bar:
         report = synthesize(synth.n, path, seed=synth.seed, workers=2, charset=charset, progress=bar,
                             font_filter=synth.font_filter, preset=synth.preset, system_fonts=synth.fonts == "all")
-    console.print(f"rendered {report.samples} words into {path} at {report.rate:.0f} img/s "
+    err_console.print(f"rendered {report.samples} words into {path} at {report.rate:.0f} img/s "
                   f"({report.font_families} font families)" + (f"; {report.warning}" if report.warning else ""))
     return path
 
@@ -71,9 +71,9 @@ def build_data(recipe: Recipe, model, charset: Charset, d: Dist):
     real_val = [RealWords(folder, preprocess, recipe.data.real_val_samples) for folder in recipe.data.real_val] \
         if d.main else []
     if d.main:
-        console.print(f"train {train_path}: {train_set.label_report.summary()}")
+        err_console.print(f"train {train_path}: {train_set.label_report.summary()}")
         for words in real_val:
-            console.print(f"real validation words: {len(words)} from {words.name} (never trained on)")
+            err_console.print(f"real validation words: {len(words)} from {words.name} (never trained on)")
     return loader, sampler, val_loader, real_val, preprocess, train_set.label_report
 
 

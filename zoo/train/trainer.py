@@ -30,7 +30,7 @@ from zoo.data.charset import Charset
 from zoo.decode.ctc import greedy_decode
 from zoo.fileio import exclusive
 from zoo.registry import create_model
-from zoo.report import console, progress, provenance
+from zoo.report import console, err_console, progress, provenance
 from zoo.train import lineage
 from zoo.train.recipe import Recipe, RecipeError, recipe_changes, save_recipe
 from zoo.train.data import build_data
@@ -74,7 +74,7 @@ def load_initial_weights(model, spec: str) -> None:
         classifier = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1] + "."
         state = {k: v for k, v in state.items() if not k.startswith(classifier)}
         own = {k: v for k, v in own.items() if not k.startswith(classifier)}
-        console.print(f"[yellow]--init-from {spec}: its charset differs from the recipe's; the classifier "
+        err_console.print(f"[yellow]--init-from {spec}: its charset differs from the recipe's; the classifier "
                       f"({classifier[:-1]}) is re-initialised[/]")
     differ = sorted(set(state) ^ set(own)) + [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     if differ:
@@ -206,7 +206,7 @@ class Trainer:
         self.state = TrainState(**{**train["state"], "skipped": Counter(train["state"]["skipped"])})
         if self.d.main:
             self._truncate_log(self.state.step)
-            console.print(f"resumed {path} at step {self.state.step}")
+            err_console.print(f"resumed {path} at step {self.state.step}")
 
     def _truncate_log(self, step: int) -> None:
         """Drop log lines past the checkpoint: those steps run again."""
@@ -224,7 +224,7 @@ class Trainer:
                 self.state.batch_in_epoch += 1
                 yield batch
             if self.d.main and self.state.skipped:
-                console.print(f"epoch {self.state.epoch}: samples skipped so far: {dict(self.state.skipped)}")
+                err_console.print(f"epoch {self.state.epoch}: samples skipped so far: {dict(self.state.skipped)}")
             self.state.epoch, self.state.batch_in_epoch = self.state.epoch + 1, 0
 
     def _loss(self, batch) -> torch.Tensor:
@@ -351,7 +351,7 @@ class Trainer:
         if validates and (s.step % t.val_every == 0 or s.step == t.iterations):
             result = self.validate()
             self._log({"step": s.step, **result})
-            console.print(f"step {s.step}: " + _validation_summary(result))
+            err_console.print(f"step {s.step}: " + _validation_summary(result))
             if self._select(result) > s.best_accuracy:
                 s.best_accuracy = self._select(result)
                 self._checkpoint("best.pt")
