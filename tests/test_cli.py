@@ -163,3 +163,15 @@ def test_a_count_out_of_range_is_a_usage_error_naming_option_and_value(argv, mes
     with pytest.raises(SystemExit) as usage:
         main(argv)
     assert usage.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signal_name, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_run_stopped_by_a_signal_exits_with_that_signals_code(monkeypatch, capsys, signal_name, code):
+    from zoo.cli import models
+    from zoo.train.stopping import Interrupted
+
+    # the exit code follows the signal the run names, not words in its message
+    stopped = Interrupted("training stopped at step 3; last.pt holds it", signal_name)
+    monkeypatch.setattr(models, "run", lambda args: (_ for _ in ()).throw(stopped))
+    assert main(["models"]) == code
+    assert capsys.readouterr().err.strip() == "interrupted: training stopped at step 3; last.pt holds it"

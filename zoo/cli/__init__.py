@@ -19,7 +19,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
-import re  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
@@ -103,11 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             code = args.func(args) or 0
     except KeyboardInterrupt as err:
         message = str(err) or f"stopped by {getattr(err, 'signal_name', 'SIGINT')}"
-        return _print_error("interrupted", message, _signal_code(message))
+        return _print_error("interrupted", message, _signal_code(err))
     except FAILURES as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         if _is_interruption(err):
-            return _print_error("interrupted", message, _signal_code(message))
+            return _print_error("interrupted", message, _signal_code(err))
         return _print_error("error", message, 1)
     if tables is not None and code == 0:
         print(json_text(tables[-1] if tables else None))
@@ -143,9 +142,9 @@ def _is_interruption(err: BaseException) -> bool:
     return stopping is not None and isinstance(err, getattr(stopping, "Interrupted", ()))
 
 
-def _signal_code(message: str) -> int:
-    # the trainer names the signal in its messages ("stopped by SIGTERM at step 12"); 128 + its number
-    return 128 + signal.SIGTERM if re.search(r"\bSIGTERM\b", message) else 128 + signal.SIGINT
+def _signal_code(err: BaseException) -> int:
+    """128 + the number of the signal that stopped the verb, as a shell reports it (Ctrl-C: SIGINT)."""
+    return 128 + signal.Signals[getattr(err, "signal_name", "SIGINT")].value
 
 
 def _print_error(label: str, message: str, code: int) -> int:

@@ -60,7 +60,8 @@ def start_child(study_file: Path, out: Path, label: str, seed: int, env: dict):
 
 
 def stop_children(running: dict, reason: str) -> None:
-    """Ask every running run to stop (each saves the step it reached), wait for them, and stop."""
+    """Ask every running run to stop (each saves the step it reached), wait for them, and stop;
+    ``reason`` is the signal the study received (SIGINT, SIGTERM)."""
     import signal
 
     from zoo.train.stopping import Interrupted
@@ -71,4 +72,4 @@ def stop_children(running: dict, reason: str) -> None:
         child.wait()
     raise Interrupted(f"study stopped by {reason}: {len(running)} running run(s) saved the step they reached "
                       f"({', '.join(str(log) for log in running.values())}); finished runs are kept: run the "
-                      f"same `zoo ablate` command again to continue")
+                      f"same `zoo ablate` command again to continue", reason)

@@ -7,7 +7,20 @@ from contextlib import contextmanager
 
 
 class Interrupted(RuntimeError):
-    """Training stopped by SIGTERM or SIGINT after saving the step it reached to last.pt."""
+    """Training stopped by SIGTERM or SIGINT after saving the step it reached to last.pt;
+    ``signal_name`` is the signal, which the CLI's exit code reports (128 + its number)."""
+
+    def __init__(self, message: str, signal_name: str = "SIGINT"):
+        super().__init__(message)
+        self.signal_name = signal_name
+
+
+class StoppedAtOnce(KeyboardInterrupt):
+    """A second signal during a step: the run stops without saving the step it reached."""
+
+    def __init__(self, message: str, signal_name: str):
+        super().__init__(message)
+        self.signal_name = signal_name
 
 
 @contextmanager
@@ -23,9 +36,10 @@ def stop_requests():
 
     def request(signum, frame):
         if received:  # the CLI prints this as one line and exits 130 (zoo.cli.main)
-            raise KeyboardInterrupt(f"stopped at once by a second {signal.Signals(signum).name}, without saving "
-                                    f"the step reached; the last checkpoint written stays: `zoo train RECIPE "
-                                    f"--resume` continues from it (in a study, run `zoo ablate STUDY` again)")
+            raise StoppedAtOnce(f"stopped at once by a second {signal.Signals(signum).name}, without saving "
+                                f"the step reached; the last checkpoint written stays: `zoo train RECIPE "
+                                f"--resume` continues from it (in a study, run `zoo ablate STUDY` again)",
+                                signal.Signals(signum).name)
         received.append(signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, request) for s in (signal.SIGTERM, signal.SIGINT)}

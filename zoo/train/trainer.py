@@ -339,7 +339,8 @@ class Trainer:
             self._checkpoint("last.pt")
         raise Interrupted(f"training stopped by {received[0] if received else 'another process'} at step "
                           f"{s.step} of {self.recipe.train.iterations}; {self.out / 'last.pt'} holds that step: "
-                          f"`zoo train RECIPE --resume` continues it (in a study, run `zoo ablate STUDY` again)")
+                          f"`zoo train RECIPE --resume` continues it (in a study, run `zoo ablate STUDY` again)",
+                          received[0] if received else "SIGTERM")
 
     def _periodic(self, loss: float | None, images_per_s: float) -> None:
         t, s = self.recipe.train, self.state
