@@ -90,3 +90,33 @@ def test_a_field_added_since_a_run_was_saved_is_no_change_when_it_has_its_defaul
     assert recipe_changes(saved, recipe) == []
     changed = load_recipe(REPO_RECIPES / "cpu/grcnn.yaml", ["data.train_synth.preset=scene"]).as_dict()
     assert recipe_changes(saved, changed) == ["data.train_synth.preset: 'baseline' -> 'scene'"]
+
+
+@pytest.mark.parametrize("override,message", [
+    ("train.lr=.inf", "recipe key 'train.lr' must be a finite number, got inf"),
+    ("train.lr=0", "recipe key 'train.lr' must be above 0, got 0.0"),
+    ("train.lr=-1", "recipe key 'train.lr' must be above 0, got -1.0"),
+    ("train.grad_clip=.nan", "recipe key 'train.grad_clip' must be a finite number, got nan"),
+    ("train.grad_clip=-1", "recipe key 'train.grad_clip' must be at least 0, got -1.0"),
+    ("train.ema_decay=2", "recipe key 'train.ema_decay' must be at least 0 and below 1, got 2.0"),
+    ("train.ema_decay=1", "recipe key 'train.ema_decay' must be at least 0 and below 1, got 1.0"),
+    ("train.warmup_iterations=-5", "recipe key 'train.warmup_iterations' must be at least 0, got -5"),
+    ("train.weight_decay=-1", "recipe key 'train.weight_decay' must be at least 0, got -1.0"),
+    ("train.max_bad_batches=-1", "recipe key 'train.max_bad_batches' must be at least 0, got -1"),
+    ("seed=-1", "recipe key 'seed' must be at least 0 and at most 4294967295, got -1"),
+    ("train.optimizer=nosuchopt", "recipe key 'train.optimizer': timm has no optimizer 'nosuchopt'"),
+    ("train.scheduler=cosin", "recipe key 'train.scheduler' must be one of none, cosine, tanh, step, plateau, poly, "
+                              "got 'cosin'. Did you mean 'cosine'?"),
+])
+def test_training_values_that_would_train_nonsense_are_refused_at_load_time(tiny_recipe, override, message):
+    # before: lr=.inf trained to NaN and saved it, ema_decay=2 and grad_clip=-1 ran, a wrong optimizer
+    # name failed inside timm after the data was built
+    with pytest.raises(RecipeError) as refused:
+        load_recipe(tiny_recipe, [override])
+    assert message in str(refused.value)
+
+
+def test_a_float_written_without_a_dot_is_the_float(tiny_recipe):
+    # YAML 1.1 (PyYAML) reads 1e-3 as text
+    assert load_recipe(tiny_recipe, ["train.lr=1e-3"]).train.lr == 0.001
+    assert load_recipe(tiny_recipe, ["train.optimizer=adamw", "train.scheduler=cosine"]).train.optimizer == "adamw"

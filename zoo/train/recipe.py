@@ -1,7 +1,7 @@
 """YAML recipes: ``_base_`` inheritance, ``--set a.b=value`` overrides, and validation before any work.
 
 A recipe is a tree of dataclasses; the YAML may only name their fields. An unknown key, a value of
-the wrong type or out of range (``MINIMUM``) is an error naming the key (and its closest valid
+the wrong type or out of range (``BOUNDS``) is an error naming the key (and its closest valid
 names), every problem of a recipe in one error. Scales (CPU minutes vs the
 paper's GPU schedule) differ by values only: a CPU recipe sets ``_base_`` to the paper recipe and
 overrides what it must.
@@ -81,12 +81,34 @@ class TrainSection:
     checkpoint_every: int = 500
 
 
-# Values below these make no sense (a frequency of 0 steps, a negative count): refused at load time.
-MINIMUM = {
-    "train.iterations": 1, "train.batch_size": 1, "train.log_every": 1, "train.val_every": 1,
-    "train.checkpoint_every": 1, "data.val_samples": 0, "data.workers": 0,
-    "data.real_val_samples": 0,
+# The values that make sense, (low, high, whether low itself is allowed): a frequency of 0 steps, a
+# negative count, a learning rate of 0 or infinity, an EMA decay of 2 are refused at load time, not
+# after hours of NaN. Every float must also be finite.
+INF = float("inf")
+BOUNDS = {
+    "train.iterations": (1, INF, True), "train.batch_size": (1, INF, True), "train.log_every": (1, INF, True),
+    "train.val_every": (1, INF, True), "train.checkpoint_every": (1, INF, True),
+    "train.lr": (0, INF, False), "train.weight_decay": (0, INF, True), "train.min_lr": (0, INF, True),
+    "train.warmup_iterations": (0, INF, True), "train.decay_iterations": (0, INF, True),
+    "train.decay_rate": (0, INF, False), "train.grad_clip": (0, INF, True), "train.ema_decay": (0, 1, True),
+    "train.max_bad_batches": (0, INF, True), "data.val_samples": (0, INF, True), "data.workers": (0, INF, True),
+    "data.real_val_samples": (0, INF, True), "seed": (0, 2**32 - 1, True),
 }
+SCHEDULERS = ("none", "cosine", "tanh", "step", "plateau", "poly")
+
+
+def out_of_bounds(name: str, value: Any) -> str | None:
+    """Why ``value`` is no value for the recipe key ``name``, or None when it is one."""
+    if isinstance(value, float) and value != value or value in (INF, -INF):
+        return f"recipe key {name!r} must be a finite number, got {value!r}"
+    if name not in BOUNDS:
+        return None
+    low, high, low_allowed = BOUNDS[name]
+    if value < low or (value == low and not low_allowed) or value > high or (name == "train.ema_decay" and value == 1):
+        lower = f"at least {low}" if low_allowed else f"above {low}"
+        upper = "" if high == INF else (" and below 1" if name == "train.ema_decay" else f" and at most {high}")
+        return f"recipe key {name!r} must be {lower}{upper}, got {value!r}"
+    return None
 
 # What a resumed run may change and still continue the same run (``recipe_changes``): extending
 # it, how often it logs, validates and saves, data loader processes (samples are seeded by index,
@@ -201,9 +223,28 @@ def _build(cls: type, data: Any, where: str, problems: list[str]) -> Any:
         except RecipeError as err:
             problems.append(str(err))
             continue
-        if name in MINIMUM and values[key] < MINIMUM[name]:
-            problems.append(f"recipe key {name!r} must be at least {MINIMUM[name]}, got {value!r}")
+        if (problem := out_of_bounds(name, values[key])) is not None:
+            problems.append(problem)
+    if cls is TrainSection:
+        problems.extend(schedule_problems(values))
     return cls(**values)
+
+
+def schedule_problems(train: dict) -> list[str]:
+    """An optimizer timm does not have or a scheduler the trainer does not step, named at load time
+    rather than by timm once the data is built."""
+    problems = []
+    if "optimizer" in train and train["optimizer"] not in ("adadelta", "adam", "adamw", "sgd"):
+        from timm.optim import list_optimizers
+
+        known = list_optimizers()
+        if train["optimizer"].lower() not in known:
+            problems.append(f"recipe key 'train.optimizer': timm has no optimizer {train['optimizer']!r}."
+                            f"{did_you_mean(train['optimizer'], known)} (timm.optim.list_optimizers() lists them)")
+    if "scheduler" in train and train["scheduler"] not in SCHEDULERS:
+        problems.append(f"recipe key 'train.scheduler' must be one of {', '.join(SCHEDULERS)}, got "
+                        f"{train['scheduler']!r}.{did_you_mean(train['scheduler'], SCHEDULERS)}")
+    return problems
 
 
 def _convert(hint: Any, value: Any, name: str, problems: list[str]) -> Any:
@@ -219,6 +260,12 @@ def _convert(hint: Any, value: Any, name: str, problems: list[str]) -> Any:
     expected = origin or hint
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if expected is float and isinstance(value, str):
+        # YAML 1.1 reads 1e-3 (no dot) as text; it is the float the user wrote
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if expected is int and isinstance(value, bool) or not isinstance(value, expected):
         raise RecipeError(f"recipe key {name!r} must be {getattr(expected, '__name__', expected)}, "
                           f"got {value!r} ({type(value).__name__})")
