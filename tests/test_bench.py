@@ -92,14 +92,15 @@ def test_parse_batches():
 
 def test_zoo_bench_writes_one_row_per_path(tmp_path, capsys):
     assert main(["bench", "grcnn_small", "--batch", "1,2", "--no-train", "--repeats", "1", "--threads", "1",
-                 "--out", str(tmp_path), "--json"]) == 0
+                 "--onnx", "--out", str(tmp_path), "--json"]) == 0
     payload = json.loads((tmp_path / "bench.json").read_text())
     printed = json.loads(capsys.readouterr().out)  # --json: the same rows, alone on stdout
     assert printed["rows"] == payload["rows"] and printed["title"] == payload["title"]
     rows = payload["rows"]
-    assert [r["path"] for r in rows] == ["reference", "zoo", "fast fp32", "fast bf16", "int8"]
+    assert [r["path"] for r in rows] == ["reference", "zoo", "fast fp32", "fast bf16", "int8", "onnx fp32"]
     assert rows[0]["infer x ref"] == 1 and rows[0]["max abs logit diff"] == 0
-    assert rows[2]["max abs logit diff"] < 1e-4
+    assert rows[2]["max abs logit diff"] < 1e-4 and rows[5]["max abs logit diff"] < 1e-4  # fp32: the same function
     assert payload["meta"]["conv GFLOP/s"] > 0 and "load average after (1/5/15 min)" in payload["meta"]
-    assert 0 < rows[4]["max abs logit diff"] < 1  # int8: close, not equal
-    assert (tmp_path / "bench.md").read_text().count("| grcnn_small |") == 5
+    assert 0 < rows[4]["max abs logit diff"] < 1  # int8 (ONNX Runtime): close, not equal
+    assert all(r["infer img/s (b2)"] > 0 for r in rows)
+    assert (tmp_path / "bench.md").read_text().count("| grcnn_small |") == 6

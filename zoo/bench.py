@@ -12,6 +12,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -123,23 +124,9 @@ def find_reference():
     return reference
 
 
-def onnx_session(fast: nn.Module, path: str, threads: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Export a ``FastRecognizer`` to ONNX and return a function running it in ONNX Runtime's CPU
-    provider with ``threads`` intra-op threads."""
-    import onnxruntime as ort
-
-    from zoo.models.fast import export_onnx
-
-    export_onnx(fast, path, WIDTH)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    return lambda x: torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
-
-
 def inference_paths(model: nn.Module, reference=None, onnx_dir: str | None = None) -> dict[str, Callable]:
     """Every inference path of one eval-mode zoo model, all with the same weights."""
+    from zoo.export import OnnxRuntimeModule, export_onnx
     from zoo.models.fast import FastRecognizer
     from zoo.models.quantize import quantize_int8
 
@@ -149,11 +136,13 @@ def inference_paths(model: nn.Module, reference=None, onnx_dir: str | None = Non
     paths["zoo"] = model
     paths["fast fp32"] = FastRecognizer(model, "fp32")
     paths["fast bf16"] = FastRecognizer(model, "bf16")
-    # int8 (zoo eval --precision int8 calibrates on rendered words; speed does not depend on which images)
+    # int8 in ONNX Runtime (zoo eval --precision int8 calibrates on rendered words; speed does not
+    # depend on which images)
     paths["int8"] = quantize_int8(model, images(32, seed=1))
-    if onnx_dir is not None:
-        paths["onnx fp32"] = onnx_session(paths["fast fp32"], f"{onnx_dir}/{model.config.name}.onnx",
-                                          torch.get_num_threads())
+    if onnx_dir is not None:  # the fast path through zoo.export's exporter (checked there), in ONNX Runtime
+        path = Path(onnx_dir) / f"{model.config.name}.onnx"
+        export_onnx(paths["fast fp32"], path)
+        paths["onnx fp32"] = OnnxRuntimeModule(path.read_bytes())
     return paths
 
 

@@ -94,6 +94,39 @@ def refuse_input_as_output(out: str | os.PathLike, inputs: Iterable[str | os.Pat
                              f"read; choose an {flag} outside the inputs")
 
 
+def refuse_foreign_file(out: str | os.PathLike, ours: Callable[[Path], bool], flag: str = "--out") -> None:
+    """Raise when ``out`` exists and is not something the zoo wrote (``ours`` tells): an output may
+    replace the zoo's own earlier output, never a user's file or folder."""
+    out = Path(out)
+    if out.is_dir():
+        raise IsADirectoryError(f"{flag} {out} is a folder; give a file path")
+    if out.exists() and not ours(out):
+        raise FileExistsError(f"{flag} {out} exists and was not written by the zoo; writing would replace it: "
+                              f"remove it yourself or choose another {flag}")
+
+
+ZOO_PNG = ("Software", "grcnn-zoo")  # the text chunk of every PNG the zoo draws: what it may replace
+
+
+def png_info():
+    """PNG metadata that marks a figure as the zoo's (``refuse_foreign_file(out, is_zoo_png)``)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(*ZOO_PNG)
+    return info
+
+
+def is_zoo_png(path: Path) -> bool:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.text.get(ZOO_PNG[0]) == ZOO_PNG[1]
+    except (UnidentifiedImageError, OSError):
+        return False
+
+
 @contextlib.contextmanager
 def exclusive(folder: str | os.PathLike, what: str) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder/.lock`` (created if needed) while the block runs, so two

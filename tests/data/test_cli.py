@@ -1,5 +1,7 @@
 import json
 
+from pathlib import Path
+
 from PIL import Image
 
 from zoo.cli import main
@@ -54,3 +56,24 @@ def test_import_and_synth_commands(tmp_path, capsys):
     (src / "gt.txt").write_text(f"one.jpg\t{reader.label(1)}\n", encoding="utf-8")
     assert main(["data", "import", str(src), "--out", str(tmp_path / "i.lmdb")]) == 0
     assert LmdbReader(tmp_path / "i.lmdb").labels() == [reader.label(1)]
+
+
+def test_show_and_verify_never_write_into_the_data_set_or_over_a_users_file(broken_lmdb, tmp_path, capsys):
+    # before: `zoo data show X.lmdb --out X.lmdb/data.mdb` replaced the database with a PNG
+    data = (Path(broken_lmdb) / "data.mdb").read_bytes()
+    assert main(["data", "show", str(broken_lmdb), "--out", str(Path(broken_lmdb) / "data.mdb")]) == 1
+    assert "is the input" in capsys.readouterr().err
+    assert main(["data", "verify", str(broken_lmdb), "--out", str(broken_lmdb)]) == 1
+    assert "is the input" in capsys.readouterr().err
+    assert (Path(broken_lmdb) / "data.mdb").read_bytes() == data and not list(Path(broken_lmdb).glob("verify.*"))
+    mine = tmp_path / "holiday.png"
+    Image.new("RGB", (4, 4), "red").save(mine)
+    photo = mine.read_bytes()
+    assert main(["data", "show", str(broken_lmdb), "--out", str(mine)]) == 1
+    assert "exists and was not written by the zoo" in " ".join(capsys.readouterr().err.split())
+    assert mine.read_bytes() == photo
+    ours = tmp_path / "samples.png"
+    assert main(["data", "show", str(broken_lmdb), "-n", "4", "--out", str(ours)]) == 0
+    first = ours.read_bytes()
+    assert main(["data", "show", str(broken_lmdb), "-n", "2", "--out", str(ours)]) == 0  # its own grid: replaced
+    assert ours.read_bytes() != first

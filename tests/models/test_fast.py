@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from zoo.bench import find_reference
-from zoo.models.fast import FastRecognizer, export_onnx
+from zoo.models.fast import FastRecognizer
 from zoo.registry import create_model, list_models
 
 
@@ -65,14 +65,3 @@ def test_plain_reference_computes_the_zoo_model(name, images, randomised):
     with torch.no_grad():
         torch.testing.assert_close(reference.from_zoo(model)(images), model(images), atol=1e-6, rtol=1e-6)
 
-
-def test_onnx_export_of_the_fast_path_runs_in_onnxruntime_at_any_batch(tmp_path, randomised):
-    import onnxruntime as ort
-
-    model = randomised(create_model("grcnn_small"))
-    path = export_onnx(FastRecognizer(model), tmp_path / "grcnn_small.onnx")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    x = torch.randn(3, 1, 32, 100)
-    (logits,) = session.run(None, {"images": x.numpy()})
-    with torch.no_grad():
-        torch.testing.assert_close(torch.from_numpy(logits), model(x), atol=1e-4, rtol=1e-4)

@@ -238,6 +238,29 @@ def test_training_anew_into_a_run_folder_is_refused(tiny_recipe, tmp_path, capsy
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
 
+@pytest.mark.parametrize("foreign", ["recipe.yaml", "data.mdb", "notes.txt"])
+def test_training_into_a_folder_of_someone_elses_files_is_refused_and_touches_none(tiny_recipe, tmp_path, capsys,
+                                                                                   foreign):
+    # before: out=d replaced the user's d/recipe.yaml with the resolved one; out=X.lmdb wrote a run into a data set
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / foreign).write_text("# my own file\n")
+    assert main(["train", str(tiny_recipe), "--set", f"out={out}"]) == 1
+    assert f"holds files `zoo train` did not write ({foreign})" in " ".join(capsys.readouterr().err.split())
+    assert (out / foreign).read_text() == "# my own file\n" and sorted(p.name for p in out.iterdir()) == \
+        sorted({foreign, ".lock"})
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_started_again_over_its_own_files(tiny_recipe, tmp_path):
+    train(load_recipe(tiny_recipe, ["train.iterations=1"]))
+    run = tmp_path / "run"
+    for name in ("last.pt", "best.pt", "log.jsonl"):  # what a run killed before its first checkpoint leaves
+        (run / name).unlink(missing_ok=True)
+    assert (run / "recipe.yaml").read_text().startswith("# the resolved recipe of this run, written by `zoo train`")
+    train(load_recipe(tiny_recipe, ["train.iterations=1"]))  # its own recipe.yaml and curves.png are no obstacle
+    assert (run / "last.pt").is_file()
+
+
 def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tiny_recipe, tmp_path, capsys):
     out = tmp_path / "run"
     first = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom zoo.fileio import exclusive\n"

@@ -14,8 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "after warm-up, as the median of repeats with all paths interleaved: training "
                     "images/s (forward + CTC + backward + Adadelta step), inference images/s at the "
                     "largest --batch and latency at the smallest, for the plain reference (zoo.models."
-                    "reference), the zoo model, and the optimised "
-                    "inference path (zoo.models.fast, fp32 and bf16; ONNX Runtime with --onnx). Also "
+                    "reference), the zoo model, the optimised "
+                    "inference path (zoo.models.fast, fp32 and bf16), int8 (zoo.models.quantize, in ONNX "
+                    "Runtime) and, with --onnx, the fp32 fast path exported to ONNX. Also "
                     "GFLOPs per image and the achieved fraction of this machine's measured conv peak.",
         epilog="examples:\n  zoo bench grcnn rcnn crnn_vgg --threads 2 --out runs/bench\n"
                "  zoo bench grcnn --batch 1,64 --repeats 7 --onnx\n  zoo bench --no-train   (every model, inference only)")
@@ -26,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads (set explicitly: numbers depend on it)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per path (the median is reported)")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurement")
-    p.add_argument("--onnx", action="store_true", help="also export the fp32 fast path and time it in ONNX Runtime")
+    p.add_argument("--onnx", action="store_true", help="also export the fp32 fast path (zoo export's exporter "
+                   "and check) and time it in ONNX Runtime")
     p.add_argument("--out", metavar="DIR", help="also write bench.md, bench.csv and bench.json here")
     p.set_defaults(func=run)
 

@@ -111,9 +111,12 @@ def run_import(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from zoo.data.charset import Charset
     from zoo.data.lmdb import verify_lmdb
+    from zoo.fileio import refuse_input_as_output
     from zoo.registry import create_model
     from zoo.report import console, progress, rich_table, write_table
 
+    if args.out:  # the report never goes into the data set it checks
+        refuse_input_as_output(args.out, [args.lmdb])
     charset = Charset.resolve(args.charset) if args.charset else None
     frames = create_model(args.model).num_frames(args.max_width) if args.max_width else None
     if frames is not None and charset is None:

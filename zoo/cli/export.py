@@ -15,12 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "preprocessing and spec are in the file's metadata_props. The file is run in ONNX Runtime "
                     "against PyTorch before it is written, and refused if the logits differ by more than 1e-4.",
         epilog="examples:\n  zoo export runs/cpu/grcnn/best.pt --format onnx\n"
-               "  zoo export grcnn --format onnx --fast   (the BatchNorm-folded network of zoo.models.fast)\n"
                "  zoo export runs/cpu/grcnn/best.pt --format safetensors --out registry/grcnn.safetensors")
     p.add_argument("model", help="checkpoint path, .safetensors path, or shipped model name")
     p.add_argument("--format", type=export_format, default="onnx", help="safetensors | onnx")
-    p.add_argument("--fast", action="store_true", help="ONNX: export the fast path's network (zoo.models.fast: "
-                   "BatchNorms folded into the convolutions, the same function to 1e-4)")
     p.add_argument("--out", help="output path [default: beside a checkpoint MODEL, with the format's suffix; "
                    "runs/export/NAME.SUFFIX for a shipped model, whose folder is the installed package's]")
     p.set_defaults(func=run)
@@ -37,20 +34,22 @@ def export_format(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from zoo.checkpoint import load_model
-    from zoo.export import CHECK_BATCH, CHECK_WIDTH, export, export_onnx
-    from zoo.models.fast import FastRecognizer
+    from zoo.export import CHECK_BATCH, CHECK_WIDTH, export, export_onnx, is_zoo_export
+    from zoo.fileio import refuse_foreign_file, refuse_input_as_output
     from zoo.report import note
 
-    model = load_model(args.model)
     out = args.out or default_out(args.model, args.format)
+    # never over the model being exported (a checkpoint's training state) nor over a user's file
+    refuse_input_as_output(out, [args.model] if Path(args.model).exists() else [])
+    refuse_foreign_file(out, is_zoo_export)
+    model = load_model(args.model)
     if args.format != "onnx":
-        if args.fast:
-            raise ValueError("--fast is for ONNX: safetensors holds the plain model's weights, which "
-                             "FastRecognizer folds on load")
         note(f"wrote {export(model, args.format, out)}", label="")
         return 0
-    difference = export_onnx(FastRecognizer(model) if args.fast else model, out)
+    difference = export_onnx(model, out)
     note(f"wrote {out} (ONNX Runtime against PyTorch at batch {CHECK_BATCH}, width {CHECK_WIDTH}: max abs logit "
          f"diff {difference:.1e})", label="")
     return 0

@@ -12,13 +12,12 @@
 
 Speed work must not change what a checkpoint means: ``FastRecognizer`` keeps the plain model and
 its ``state_dict`` / ``load_state_dict`` are the plain model's (loading re-folds the weights).
-It is inference only: ``train()`` raises, as folded BatchNorms cannot learn.
+It is inference only: ``train()`` raises, as folded BatchNorms cannot learn. ONNX:
+``zoo.export.export_onnx(FastRecognizer(model), path)`` exports the folded network.
 """
 from __future__ import annotations
 
 import copy
-import warnings
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -201,16 +200,3 @@ class FastRecognizer(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
 
-
-def export_onnx(fast: FastRecognizer, path: str | Path, width: int = 100) -> Path:
-    """Export the folded network to ONNX with a dynamic batch dimension (TorchScript exporter)."""
-    cfg = fast.config
-    example = torch.zeros(1, cfg.in_chans, cfg.height, width)
-    with warnings.catch_warnings():
-        # The tracer flags the height check (the height is fixed, 32), and the exporter warns that
-        # LSTMs may not take other batch sizes: they do, tests/models/test_fast.py checks it.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*LSTM")
-        torch.onnx.export(fast.net, (example,), str(path), input_names=["images"], output_names=["logits"],
-                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-    return Path(path)

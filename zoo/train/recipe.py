@@ -310,6 +310,10 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
+SAVED_RECIPE_HEADER = "# the resolved recipe of this run, written by `zoo train` (grcnn-zoo)\n"
+
+
 def save_recipe(recipe: Recipe, path: str | Path) -> Path:
+    """The resolved recipe, with a first line that tells a run's own copy from a user's file."""
     from zoo.report import write_text
-    return write_text(path, yaml.safe_dump(recipe.as_dict(), sort_keys=False))
+    return write_text(path, SAVED_RECIPE_HEADER + yaml.safe_dump(recipe.as_dict(), sort_keys=False))

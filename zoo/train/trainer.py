@@ -32,7 +32,7 @@ from zoo.fileio import exclusive
 from zoo.registry import create_model
 from zoo.report import console, err_console, progress, provenance
 from zoo.train import lineage
-from zoo.train.recipe import Recipe, RecipeError, recipe_changes, save_recipe
+from zoo.train.recipe import SAVED_RECIPE_HEADER, Recipe, RecipeError, recipe_changes, save_recipe
 from zoo.train.data import build_data
 from zoo.train.distributed import init_distributed
 from zoo.train.stopping import Interrupted, stop_requests
@@ -162,13 +162,18 @@ class Trainer:
             lineage=[*self.inherited, lineage.segment(self.recipe, self.init_from, self.state.step, provenance()["commit"])])
 
     def _refuse_existing_run(self) -> None:
-        """Without --resume, ``out`` must not hold a run: starting anew would replace its checkpoints
-        and empty its log."""
+        """Without --resume, ``out`` must not hold a run (starting anew would replace its checkpoints
+        and empty its log) nor anything the zoo did not write there (a user's recipe.yaml, a data set)."""
         held = [name for name in ("last.pt", "best.pt", "log.jsonl")
                 if (self.out / name).is_file() and (self.out / name).stat().st_size]
         if held:
             raise RecipeError(f"out {self.out} already holds a run ({', '.join(held)}); starting anew would replace "
                               f"it: continue it with --resume, or choose a new out (--set out=runs/another)")
+        foreign = sorted(p.name for p in self.out.iterdir() if not is_run_file(p)) if self.out.is_dir() else []
+        if foreign:
+            raise RecipeError(f"out {self.out} holds files `zoo train` did not write ({', '.join(foreign[:5])}"
+                              f"{', ...' if len(foreign) > 5 else ''}); a run would write over them: choose a new "
+                              f"or empty out (--set out=runs/another)")
 
     def _read_resume(self, allow_recipe_change: bool) -> dict:
         """out/last.pt, refused when the recipe differs from the one it was trained with (another batch,
@@ -370,6 +375,18 @@ class Trainer:
         if self.d.world > 1:
             dist.destroy_process_group()
         return summary
+
+
+RUN_FILES = ("curves.png", ".lock", "eval.json", "final.json")  # with the run's recipe.yaml and checkpoints
+
+
+def is_run_file(path: Path) -> bool:
+    """Whether ``path`` in a run folder is the run's own: what a run (or a study, for its runs) writes,
+    its recipe copy (recognised by its first line), or a temporary a killed write left behind."""
+    if path.name == "recipe.yaml":
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readline() == SAVED_RECIPE_HEADER
+    return path.name in RUN_FILES or path.name.startswith(".tmp-")
 
 
 def _validation_summary(result: dict) -> str:
