@@ -133,3 +133,22 @@ def test_num_samples_is_checked_against_the_keys_when_opened(tmp_path):
     with pytest.raises(SchemaError, match="image-000000003 is missing"):
         LmdbReader(database("edge.lmdb", 3, 3, skip=(b"image-000000003",)))
     assert len(LmdbReader(database("ok.lmdb", 3, 3))) == 3
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "is truncated: "), ("garbage", "is not an LMDB database file"), ("empty", "is not an LMDB database file"),
+])
+def test_a_damaged_database_file_is_a_named_error_not_a_bus_error(tmp_path, word_image, damage, message):
+    # before: a data.mdb cut to a third killed every verb with SIGBUS ("Bus error", exit 135, no message)
+    # and random bytes or an empty file ended in lmdb's traceback
+    path = tmp_path / "words.lmdb"
+    with LmdbWriter(path) as writer:
+        for i in range(300):
+            writer.add(word_image(f"w{i}"), f"w{i}")
+    data = path / "data.mdb"
+    raw = data.read_bytes()
+    data.write_bytes({"truncate": raw[: len(raw) // 3], "garbage": bytes(range(256)) * 400, "empty": b""}[damage])
+    result = subprocess.run([sys.executable, "-m", "zoo", "data", "verify", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith(f"error: {data} ") and message in result.stderr

@@ -13,6 +13,7 @@ target only when that is an LMDB directory (``replaces_lmdb_only``), never a use
 from __future__ import annotations
 
 import io
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,28 @@ def check_image(data: bytes, name: str) -> None:
 
 
 _OPEN: dict[str, list] = {}  # resolved path -> [environment, number of readers using it]
+LMDB_MAGIC = 0xBEEFC0DE
+
+
+def check_data_file(path: Path) -> None:
+    """A data.mdb that LMDB can map without faulting: its meta pages (LMDB's MDB_meta, the first two
+    pages: magic, page size, last page used, transaction id) and a file at least as long as its
+    last used page. A truncated copy would otherwise kill the process with SIGBUS ("Bus error") on
+    the first read past its end: no error to catch, no message."""
+    data = path / "data.mdb"
+    with open(data, "rb") as handle:
+        head = handle.read(2 * 65536)
+    size = data.stat().st_size
+    if len(head) < 160 or struct.unpack_from("<I", head, 16)[0] != LMDB_MAGIC:
+        raise SchemaError(f"{data} is not an LMDB database file ({size} bytes, no LMDB header); copy the data set "
+                          f"again, or make it anew with `zoo data import` or `zoo data synth`")
+    page = struct.unpack_from("<I", head, 40)[0]  # the free-page DB's md_pad holds the page size
+    metas = [struct.unpack_from("<QQ", head, offset + 136) for offset in (0, page) if offset + 152 <= len(head)]
+    last_page, _ = max(metas, key=lambda meta: meta[1])  # the meta of the newest transaction
+    needed = (last_page + 1) * page
+    if size < needed:
+        raise SchemaError(f"{data} is truncated: {size:,} bytes of the {needed:,} its last page needs (a copy cut "
+                          f"short?); copy the data set again, or make it anew")
 
 
 def _acquire(path: Path):
@@ -74,7 +97,11 @@ def _acquire(path: Path):
     process (a forked DataLoader worker inherits its parent's, and may read through it)."""
     key = str(path.resolve())
     if key not in _OPEN:
-        env = lmdb.open(key, readonly=True, lock=False, readahead=False, meminit=False, max_readers=64)
+        check_data_file(path)
+        try:
+            env = lmdb.open(key, readonly=True, lock=False, readahead=False, meminit=False, max_readers=64)
+        except lmdb.Error as err:
+            raise SchemaError(f"{path}: LMDB cannot open it ({err}); copy the data set again, or make it anew") from err
         _OPEN[key] = [env, 0]
     _OPEN[key][1] += 1
     return _OPEN[key][0]
