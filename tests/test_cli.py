@@ -175,3 +175,30 @@ def test_a_run_stopped_by_a_signal_exits_with_that_signals_code(monkeypatch, cap
     monkeypatch.setattr(models, "run", lambda args: (_ for _ in ()).throw(stopped))
     assert main(["models"]) == code
     assert capsys.readouterr().err.strip() == "interrupted: training stopped at step 3; last.pt holds it"
+
+
+@pytest.mark.parametrize("verb", ["train", "ablate", "synth-charset", "predict-lexicon", "import"])
+def test_a_text_file_that_is_not_utf8_is_named_with_its_line(verb, tmp_path, capsys):
+    # before: only "'utf-8' codec can't decode byte 0xe9 in position 73", no file, no line
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("first line\nsecond: caf".encode() + b"\xe9\n")
+    image = tmp_path / "word.png"
+    from PIL import Image
+    Image.new("L", (100, 32), 200).save(image)
+    argv = {"train": ["train", str(bad)], "ablate": ["ablate", str(bad)],
+            "synth-charset": ["data", "synth", "--n", "2", "--charset", str(bad), "--out", str(tmp_path / "s.lmdb")],
+            "predict-lexicon": ["predict", str(image), "--model", "crnn_vgg", "--lexicon", str(bad)],
+            "import": ["data", "import", str(bad), "--out", str(tmp_path / "i.lmdb")]}[verb]
+    assert main(argv) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{bad} line 2: not UTF-8" in err and "save the file as UTF-8" in err, err
+
+
+def test_a_lexicon_with_a_byte_order_mark_reads_its_first_word(tmp_path, capsys):
+    from PIL import Image
+    image = tmp_path / "word.png"
+    Image.new("L", (100, 32), 200).save(image)
+    lexicon = tmp_path / "words.txt"
+    lexicon.write_bytes(b"\xef\xbb\xbf311\nhouse\n")  # before: "line 1 '\ufeff311' has characters the model cannot emit"
+    assert main(["predict", str(image), "--model", "crnn_vgg", "--lexicon", str(lexicon), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["lexicon word"] in ("311", "house")

@@ -94,6 +94,18 @@ def refuse_input_as_output(out: str | os.PathLike, inputs: Iterable[str | os.Pat
                              f"read; choose an {flag} outside the inputs")
 
 
+def read_utf8(path: str | os.PathLike, what: str = "") -> str:
+    """The text of a UTF-8 file without a byte-order mark (some editors write one); bytes that are not
+    UTF-8 are an error naming the file, the line and the bytes, instead of only a codec's position."""
+    raw = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise ValueError(f"{what + ' ' if what else ''}{path} line {line}: not UTF-8 ({err.reason}: "
+                         f"{raw[max(err.start - 10, 0):err.start + 10]!r}); save the file as UTF-8") from None
+
+
 def refuse_foreign_file(out: str | os.PathLike, ours: Callable[[Path], bool], flag: str = "--out") -> None:
     """Raise when ``out`` exists and is not something the zoo wrote (``ours`` tells): an output may
     replace the zoo's own earlier output, never a user's file or folder."""

@@ -17,6 +17,7 @@ from PIL import Image
 from zoo.data.charset import Charset
 from zoo.decode.ctc import char_confidences
 from zoo.evaluate import Sample, decode_free, decode_shared, model_log_probs
+from zoo.fileio import read_utf8
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -61,7 +62,7 @@ def image_files(inputs: Sequence[str | Path]) -> list[Path]:
 def read_lexicon(path: str | Path, charset: Charset) -> list[str]:
     """One word per line, case-folded like the model's labels. A word the model cannot emit is an
     error naming its line, not a silent drop."""
-    return lexicon_words(Path(path).read_text(encoding="utf-8").splitlines(), charset, str(path))
+    return lexicon_words(read_utf8(path, "lexicon").splitlines(), charset, str(path))
 
 
 def lexicon_words(lines: Iterable[str], charset: Charset, source: str = "the lexicon") -> list[str]:

@@ -97,7 +97,9 @@ def resolve_options(args: argparse.Namespace) -> dict:
 def load_recipe(path: str) -> dict:
     import yaml
 
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    from zoo.fileio import read_utf8
+
+    data = yaml.safe_load(read_utf8(path, "recipe")) or {}
     unknown = sorted(set(data) - set(DEFAULTS) - {"description"})
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; an evaluation recipe may set "

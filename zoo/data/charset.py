@@ -10,6 +10,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.fileio import read_utf8
 from zoo.registry import ALPHANUMERIC_36
 
 CASE_POLICIES = ("fold-lower", "fold-upper", "keep")
@@ -128,7 +129,7 @@ def read_charset_lines(path: str | Path) -> list[str]:
     """The lines of a charset file, each one character, in order (only the line ending is stripped,
     so a line holding a single space is the space character)."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = read_utf8(path, "charset").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     lines = [line[:-1] if line.endswith("\r") else line for line in lines]

@@ -20,7 +20,7 @@ from typing import Iterator
 
 from zoo.data.charset import read_charset_lines
 from zoo.data.lmdb import LmdbWriter
-from zoo.fileio import refuse_input_as_output
+from zoo.fileio import read_utf8, refuse_input_as_output
 
 FORMATS = ("auto", "gt", "list", "index")
 
@@ -33,11 +33,10 @@ class Entry:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if line.strip():
-                yield number, line
+    for number, line in enumerate(read_utf8(path, "annotations").split("\n"), 1):
+        line = line.rstrip("\r")
+        if line.strip():
+            yield number, line
 
 
 def read_gt(path: Path) -> Iterator[Entry]:
@@ -101,7 +100,7 @@ def read_entries(src: str | Path, fmt: str = "auto", charset_file: str | Path | 
 
 
 def read_lexicons(path: str | Path, count: int) -> list[list[str]]:
-    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    lines = read_utf8(path, "lexicon file").splitlines()
     if len(lines) != count:
         raise ValueError(f"lexicon file {path} has {len(lines)} lines for {count} samples; line k must be "
                          f"the comma-separated lexicon of sample k")

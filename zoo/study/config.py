@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo.fileio import read_utf8
 from zoo.report import err_console
 from zoo.train.recipe import ModelSection, RecipeError, from_dict, parse_yaml
 
@@ -103,7 +104,7 @@ class Study:
 def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
     if not Path(path).is_file():
         raise FileNotFoundError(f"study {path} does not exist; recipes/ablations/ holds the built-in ones")
-    tree = parse_yaml(Path(path).read_text(), str(path)) or {}
+    tree = parse_yaml(read_utf8(path, "study"), str(path)) or {}
     for item in overrides:
         key, _, value = item.partition("=")
         tree[key] = parse_yaml(value, f"--set {item!r}")

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from zoo.fileio import read_utf8
 from zoo.hints import did_you_mean
 
 
@@ -149,7 +150,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict:
         raise RecipeError(f"recipe {path} does not exist" + (f" (a _base_ of {seen[-1]})" if seen else ""))
     if path.resolve() in seen:
         raise RecipeError(f"recipe {path}: _base_ cycle through {', '.join(map(str, seen))}")
-    tree = parse_yaml(path.read_text(), str(path)) or {}
+    tree = parse_yaml(read_utf8(path, "recipe"), str(path)) or {}
     if not isinstance(tree, dict):
         raise RecipeError(f"recipe {path}: the top level must be a mapping, got {type(tree).__name__}")
     bases = tree.pop("_base_", [])

@@ -105,10 +105,12 @@ def find_images(specs: list[str], limit: int | None = None) -> ImageSet:
 
 def read_labels(directory: Path) -> dict[str, str]:
     """``gt.txt`` beside the images (``file<TAB>word`` per line), if there is one."""
+    from zoo.fileio import read_utf8
+
     gt = directory / "gt.txt"
     if not gt.is_file():
         return {}
-    pairs = (line.split("\t", 1) for line in gt.read_text(encoding="utf-8").splitlines() if "\t" in line)
+    pairs = (line.split("\t", 1) for line in read_utf8(gt).splitlines() if "\t" in line)
     return {name: word for name, word in pairs}
 
 
