@@ -446,11 +446,23 @@ out: {tmp_path / 'study'}
 @pytest.mark.parametrize("body, message", [
     ("models: {grcnn: {}}\nseeds: [0, 1]", "give one seed"),
     ("models: {grcnn: {hidden_size: 64}}\nseeds: [0]", "fix the architecture"),
-    ("models: {vgg_nope: {}}\nseeds: [0]", "no shipped weights for 'vgg_nope'"),
+    ("models: {grcnn_small: {}}\nseeds: [0]", "no shipped weights for 'grcnn_small'"),
     ("model: {name: grcnn}\nvariants: {a: [data.train=x]}\nseeds: [0]", "neither variants nor init_from"),
     ("models: {grcnn: {}}\nweights: pretrained", "weights must be trained"),
 ])
 def test_a_study_of_shipped_weights_refuses_what_would_need_training(tmp_path, body, message):
     (tmp_path / "s.yaml").write_text(f"{body}\nweights: shipped\n" if "weights:" not in body else body + "\n")
     with pytest.raises(RecipeError, match=message):
+        load_study(tmp_path / "s.yaml")
+
+
+@pytest.mark.parametrize("body, message", [
+    ("models: {nosuch: {}}", "nosuch: no such registered model"),
+    ("models: {grcnn: {}}\nseeds: []", "seeds must be a non-empty list of whole numbers of at least 0, got []"),
+    ("models: {grcnn: {}}\nseeds: [-1]", "seeds must be a non-empty list"),
+])
+def test_a_study_of_unknown_models_or_no_seeds_is_refused_before_any_work(tmp_path, body, message):
+    # before: --status listed "nosuch-s0 not started", and seeds: [] ended in an IndexError
+    (tmp_path / "s.yaml").write_text(body + "\n")
+    with pytest.raises(RecipeError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_study(tmp_path / "s.yaml")

@@ -82,3 +82,11 @@ def test_the_cli_prints_a_damaged_file_as_one_line_not_a_traceback(tmp_path, mod
     assert main(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 1
     printed = capsys.readouterr().err
     assert printed.startswith(f"error: {path}: ") and printed.count("\n") == 1 and "Traceback" not in printed
+
+
+def test_a_text_file_named_pt_is_called_damaged_not_a_pickle_that_runs_code(tmp_path):
+    from zoo.checkpoint import read_checkpoint
+    text = tmp_path / "notes.pt"
+    text.write_text("hello, not a checkpoint\n")
+    with pytest.raises(ValueError, match=r"is not a PyTorch checkpoint \(24 bytes"):
+        read_checkpoint(text)

@@ -202,3 +202,10 @@ def test_a_lexicon_with_a_byte_order_mark_reads_its_first_word(tmp_path, capsys)
     lexicon.write_bytes(b"\xef\xbb\xbf311\nhouse\n")  # before: "line 1 '\ufeff311' has characters the model cannot emit"
     assert main(["predict", str(image), "--model", "crnn_vgg", "--lexicon", str(lexicon), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"][0]["lexicon word"] in ("311", "house")
+
+
+@pytest.mark.parametrize("value", ["2", "-0.1", "nan", "half"])
+def test_a_share_outside_0_to_1_is_a_usage_error(value, capsys):
+    with pytest.raises(SystemExit) as usage:
+        main(["data", "synth", "--n", "2", "--vertical", value, "--out", "x.lmdb"])
+    assert usage.value.code == 2 and "argument --vertical" in capsys.readouterr().err

@@ -67,3 +67,11 @@ def test_zoo_ship_names_must_be_registered(trained, bench_folder, tmp_path, caps
     assert main(["ship", str(trained), "--name", "gcrnn", "--benchmark", str(bench_folder),
                  "--registry", str(tmp_path)]) == 1
     assert "'gcrnn' is not a registered model" in capsys.readouterr().err
+
+
+def test_ship_refuses_a_name_that_is_not_the_checkpoints_model(trained, bench_folder, tmp_path, capsys):
+    # before: a grcnn checkpoint shipped as rcnn, whose card then said `registered: grcnn`
+    assert main(["ship", str(trained), "--name", "rcnn", "--benchmark", str(bench_folder),
+                 "--registry", str(tmp_path / "registry")]) == 1
+    assert "holds a grcnn model; ship it as --name grcnn" in capsys.readouterr().err
+    assert not (tmp_path / "registry").exists() or not list((tmp_path / "registry").iterdir())

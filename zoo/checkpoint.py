@@ -64,10 +64,10 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         with torch.serialization.safe_globals(_legacy_globals()):
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" not in str(err):
-            raise ValueError(_unreadable(path)) from None
         wanted = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        raise ValueError(f"{path}: refused: its pickle asks for {wanted[1] if wanted else 'an unsupported object'}, "
+        if "Weights only load failed" not in str(err) or not wanted:  # damaged or no pickle at all (a text file)
+            raise ValueError(_unreadable(path)) from None
+        raise ValueError(f"{path}: refused: its pickle asks for {wanted[1]}, "
                          f"not tensors and plain data, and the zoo never runs code from a file; use a checkpoint "
                          f"written by `zoo train` or zoo.checkpoint.save_checkpoint") from None
     except (EOFError, RuntimeError, LookupError, ValueError, TypeError, OSError):

@@ -35,8 +35,12 @@ def ship(checkpoint: str | Path, name: str, benchmarks: str = "all", registry: s
     if "recipe" not in ckpt or "train" not in ckpt:
         raise ValueError(f"{checkpoint}: not a training checkpoint of `zoo train` (no recipe or train state); "
                          f"ship best.pt or last.pt from a run directory")
+    trained = checkpoint_model(ckpt, checkpoint)
+    if trained.config.name != name:  # loaded by name, a grcnn file called rcnn would report GRCNN as RCNN
+        raise ValueError(f"--name {name}: {checkpoint} holds a {trained.config.name} model; ship it as "
+                         f"--name {trained.config.name}")
     registry = Path(registry)
-    weights = save_weights(registry / f"{name}.safetensors", checkpoint_model(ckpt, checkpoint))
+    weights = save_weights(registry / f"{name}.safetensors", trained)
     megabytes = weights.stat().st_size / 2**20
     if megabytes >= MAX_MEGABYTES:
         weights.unlink()

@@ -176,3 +176,9 @@ def test_the_debian_list_is_shipped_and_well_formed():
     packages = F.debian_font_packages()
     assert 40 <= len(packages) <= 70 and len(set(packages)) == len(packages)
     assert all(re.fullmatch(r"fonts-[a-z0-9.+-]+", p) for p in packages)
+
+
+def test_a_font_folder_that_does_not_exist_is_an_error_not_skipped(capsys):
+    # before: zoo data synth --fonts /nonexistent rendered without it in silence
+    assert main(["data", "fonts", "--fonts", "/no/such/fonts"]) == 1
+    assert "--fonts /no/such/fonts: no such folder" in capsys.readouterr().err

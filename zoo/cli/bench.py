@@ -5,7 +5,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter
+    from zoo.cli import HelpFormatter, at_least
 
     p = subparsers.add_parser(
         "bench", help="measure training/inference images/s, latency and achieved fraction of peak",
@@ -23,9 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="*", help="registered model names (default: all)")
     p.add_argument("--batch", default="1,64", help="comma-separated inference batch sizes: latency at the "
                    "smallest, images/s at the largest")
-    p.add_argument("--train-batch", type=int, default=32, help="training batch size")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (set explicitly: numbers depend on it)")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats per path (the median is reported)")
+    p.add_argument("--train-batch", type=at_least(1), default=32, help="training batch size")
+    p.add_argument("--threads", type=at_least(1), default=2, help="torch threads (set explicitly: numbers depend on it)")
+    p.add_argument("--repeats", type=at_least(1), default=5, help="timed repeats per path (the median is reported)")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurement")
     p.add_argument("--onnx", action="store_true", help="also export the fp32 fast path (zoo export's exporter "
                    "and check) and time it in ONNX Runtime")

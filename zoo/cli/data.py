@@ -16,6 +16,17 @@ EPILOG = """examples:
   zoo data fonts --out runs/fonts               (fonts, filter verdicts, contact sheet fonts.png)"""
 
 
+def share(text: str) -> float:
+    """An argparse type: a share of the samples, 0 to 1 (``--vertical 2`` or ``nan`` rendered as if valid)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from zoo.cli import HelpFormatter, at_least
 
@@ -70,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     syn.add_argument("--workers", type=at_least(0), default=2)
     syn.add_argument("--charset", default="alnum36", help="alnum36, alnum62, printable94 or a charset file")
     syn.add_argument("--max-frames", type=at_least(1), default=26, help="longest label in CTC frames (26: 100 px CRNN)")
-    syn.add_argument("--vertical", type=float, default=0.0, metavar="P",
+    syn.add_argument("--vertical", type=share, default=0.0, metavar="P",
                      help="share of vertical text (for charsets written top to bottom)")
     syn.add_argument("--fonts", nargs="*", default=[], metavar="DIR", help="extra font directories")
     syn.add_argument("--backgrounds", metavar="DIR", help="images to cut background crops from")

@@ -133,6 +133,14 @@ def check_arms(study: Study, where: str) -> None:
         if not isinstance(items, list) or not all(isinstance(i, str) and "=" in i for i in items):
             raise RecipeError(f"{where}: variants.{name} must be a list of KEY=VALUE overrides, "
                               f"e.g. [data.train=runs/data/x.lmdb], got {items!r}")
+    if not study.seeds or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in study.seeds):
+        raise RecipeError(f"{where}: seeds must be a non-empty list of whole numbers of at least 0, got {study.seeds!r}")
+    from zoo.registry import list_models
+
+    unknown = [a.model for a in study.arms() if a.model not in list_models()]
+    if unknown:
+        raise RecipeError(f"{where}: {', '.join(sorted(set(unknown)))}: no such registered model; `zoo models` lists "
+                          f"them ({', '.join(list_models())})")
     if study.weights not in ("trained", "shipped"):
         raise RecipeError(f"{where}: weights must be trained (every run trains here) or shipped (each model's "
                           f"shipped weights, nothing trained), got {study.weights!r}")

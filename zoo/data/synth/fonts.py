@@ -216,6 +216,10 @@ def _info(path: str, source: str, face: int, meta: dict) -> FontInfo:
 def font_files(extra_dirs: tuple[str, ...] = (), system: bool = True) -> list[tuple[Path, str]]:
     """Every font file with its source, .ttf before .otf (so an identical font shipped in both
     formats is used as TrueType)."""
+    missing = [d for d in extra_dirs if not Path(os.path.expanduser(d)).is_dir()]
+    if missing:  # a folder the user names is never skipped in silence (the system's may be absent)
+        raise FileNotFoundError(f"--fonts {', '.join(missing)}: no such folder; give folders holding .ttf, .otf "
+                                f"or .ttc files")
     files = _pypi_font_files()
     if system:
         files += _dir_font_files(SYSTEM_FONT_DIRS, "system")
