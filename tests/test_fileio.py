@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,20 @@ def test_two_writers_of_one_directory_target_swap_one_at_a_time(tmp_path, monkey
         w.join()
     assert most[0] == 1 and (tmp_path / "same.lmdb" / "data.mdb").read_text() in ("1", "2")
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, a folder that takes no file")
+def test_a_folder_that_takes_no_file_is_named_before_any_work():
+    # before: the writing library's error named its temporary (/proc/.tmp-7557-x.lmdb), or a SafetensorError traceback
+    with pytest.raises(OSError, match=r"/proc/x.bin: cannot write in /proc"):
+        with atomic_path("/proc/x.bin"):
+            raise AssertionError("the work started")
+
+
+def test_an_output_gets_the_usual_mode_even_when_its_writer_made_it_private(tmp_path):
+    with atomic_path(tmp_path / "weights.bin") as tmp:
+        tmp.write_bytes(b"x")
+        os.chmod(tmp, 0o600)  # what safetensors' writer does
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "weights.bin").stat().st_mode & 0o777 == 0o666 & ~mask

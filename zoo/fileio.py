@@ -37,8 +37,11 @@ def atomic_path(target: str | os.PathLike,
     remove_stale_temporaries(target)
     tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     _remove(tmp)
+    _check_writable(target, tmp)
     try:
         yield tmp
+        if tmp.is_file():  # some writers (safetensors) create their file private (0600): give it the usual mode
+            os.chmod(tmp, 0o666 & ~_umask())
         with _swapping(target.parent):
             if target.exists() or target.is_symlink():
                 check_replaceable(target)
@@ -47,6 +50,22 @@ def atomic_path(target: str | os.PathLike,
             os.replace(tmp, target)
     finally:
         _remove(tmp)
+
+
+def _check_writable(target: Path, tmp: Path) -> None:
+    """The folder takes a file: said of the target before any work, not of a temporary's name by
+    whatever library writes it (/proc, a read-only mount, a full disk)."""
+    try:
+        tmp.touch()
+        tmp.unlink()
+    except OSError as err:
+        raise OSError(f"{target}: cannot write in {target.parent} ({err.strerror}); choose another output path") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
