@@ -114,3 +114,16 @@ def test_an_output_gets_the_usual_mode_even_when_its_writer_made_it_private(tmp_
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "weights.bin").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_file_where_the_output_folder_should_be_is_named(tmp_path, capsys):
+    # before: "[Errno 20] Not a directory: '.../protected.txt/grcnn/ic03'" or "[Errno 17] File exists"
+    from zoo.cli import main
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(NotADirectoryError, match=r"notes.txt is a file, not a folder, so .*notes.txt/a/b.md cannot"):
+        with atomic_path(notes / "a" / "b.md"):
+            pass
+    assert main(["models", "crnn_vgg", "--out", str(notes)]) == 1
+    assert f"{notes} is a file, not a folder" in " ".join(capsys.readouterr().err.split())
+    assert notes.read_text() == "mine"

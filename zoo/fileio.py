@@ -33,7 +33,7 @@ def atomic_path(target: str | os.PathLike,
     target = Path(target)
     if target.exists() or target.is_symlink():
         check_replaceable(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(target)
     remove_stale_temporaries(target)
     tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     _remove(tmp)
@@ -50,6 +50,17 @@ def atomic_path(target: str | os.PathLike,
             os.replace(tmp, target)
     finally:
         _remove(tmp)
+
+
+def _make_folder(target: Path) -> None:
+    """The folder ``target`` goes into; a file where a folder must be is named (``--out notes.txt``
+    given where a folder is wanted), not errno 17 or 20 of some path below it."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in (target.parent, *target.parent.parents) if p.exists() and not p.is_dir())
+        raise NotADirectoryError(f"{blocker} is a file, not a folder, so {target} cannot be written there; give an "
+                                 f"output folder that is a folder or does not exist yet") from None
 
 
 def _check_writable(target: Path, tmp: Path) -> None:

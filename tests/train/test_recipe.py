@@ -120,3 +120,12 @@ def test_a_float_written_without_a_dot_is_the_float(tiny_recipe):
     # YAML 1.1 (PyYAML) reads 1e-3 as text
     assert load_recipe(tiny_recipe, ["train.lr=1e-3"]).train.lr == 0.001
     assert load_recipe(tiny_recipe, ["train.optimizer=adamw", "train.scheduler=cosine"]).train.optimizer == "adamw"
+
+
+def test_invalid_yaml_is_one_line_with_its_place(tmp_path):
+    # before: PyYAML's four lines with the offending text and a caret under it
+    (tmp_path / "r.yaml").write_text("train: {lr: [1, }\n")
+    with pytest.raises(RecipeError) as refused:
+        load_recipe(tmp_path / "r.yaml")
+    message = str(refused.value)
+    assert "\n" not in message and "not valid YAML at line 1, column 17 (expected the node content" in message

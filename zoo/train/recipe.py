@@ -193,7 +193,12 @@ def parse_yaml(text: str, where: str):
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise RecipeError(f"{where}: not valid YAML ({err}). Quote values holding ': ', e.g. \"a={{n: 1}}\"") from err
+        # one line: PyYAML's message spans several, with the offending line and a caret under it
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise RecipeError(f"{where}: not valid YAML{at} ({problem}). Quote values holding ': ', e.g. "
+                          f"\"a={{n: 1}}\"") from None
 
 
 def from_dict(cls: type, data: Any, where: str) -> Any:
