@@ -466,3 +466,9 @@ def test_a_study_of_unknown_models_or_no_seeds_is_refused_before_any_work(tmp_pa
     (tmp_path / "s.yaml").write_text(body + "\n")
     with pytest.raises(RecipeError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_study(tmp_path / "s.yaml")
+
+
+def test_a_study_that_is_not_a_mapping_names_its_file(tmp_path):
+    (tmp_path / "s.yaml").write_text("- grcnn\n")  # before: "recipe key 'top level' must be a mapping, got [1]"
+    with pytest.raises(RecipeError, match=r"study .*s.yaml: the top level must be a mapping of keys .*not a list"):
+        load_study(tmp_path / "s.yaml")

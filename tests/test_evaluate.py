@@ -252,6 +252,9 @@ def test_zoo_eval_reads_a_recipe_and_reports_bad_input(tmp_path, capsys):
     recipe.write_text("model: grcnn_small\nlexicons: [none]\n")
     assert main(["eval", "--recipe", str(recipe)]) == 1
     assert "unknown key(s) ['lexicons']" in capsys.readouterr().err
+    recipe.write_text("- grcnn\n")  # before: "unknown key(s) ['grcnn']"
+    assert main(["eval", "--recipe", str(recipe)]) == 1
+    assert "an evaluation recipe is a mapping of keys" in capsys.readouterr().err
     assert main(["eval", "grcnn_small", "--untrained", "--benchmark", str(tmp_path / "nowhere")]) == 1
     assert "no such path" in capsys.readouterr().err
     assert main(["eval", "grcnn_small", "--untrained", "--benchmark", "ic13-875"]) == 1

@@ -95,11 +95,13 @@ def resolve_options(args: argparse.Namespace) -> dict:
 
 
 def load_recipe(path: str) -> dict:
-    import yaml
-
     from zoo.fileio import read_utf8
+    from zoo.train.recipe import parse_yaml
 
-    data = yaml.safe_load(read_utf8(path, "recipe")) or {}
+    data = parse_yaml(read_utf8(path, "recipe"), path) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: an evaluation recipe is a mapping of keys ({', '.join(['description', *DEFAULTS])}), "
+                         f"not a {type(data).__name__}")
     unknown = sorted(set(data) - set(DEFAULTS) - {"description"})
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; an evaluation recipe may set "

@@ -105,6 +105,9 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
     if not Path(path).is_file():
         raise FileNotFoundError(f"study {path} does not exist; recipes/ablations/ holds the built-in ones")
     tree = parse_yaml(read_utf8(path, "study"), str(path)) or {}
+    if not isinstance(tree, dict):
+        raise RecipeError(f"study {path}: the top level must be a mapping of keys (name, recipe, models, seeds, "
+                          f"benchmarks, ...), not a {type(tree).__name__}")
     for item in overrides:
         key, _, value = item.partition("=")
         tree[key] = parse_yaml(value, f"--set {item!r}")
