@@ -52,7 +52,8 @@ def test_bad_sources_are_named_errors_and_leave_nothing(tmp_path, word_image):
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     listing = tmp_path / "list.txt"
     listing.write_text("ok.jpg fine\nbad.jpg broken\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"list.txt:2 \(bad.jpg\): not a decodable image"):
+    # the message names the file, never an in-memory buffer (<_io.BytesIO object at 0x7f...>)
+    with pytest.raises(ValueError, match=r"list.txt:2 \(bad.jpg\): not an image \(12 bytes in no format PIL reads\)"):
         import_dataset(listing, tmp_path / "out.lmdb")
     listing.write_text("ok.jpg fine\nmissing.jpg gone\n", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match=r"list.txt:2: image .*missing.jpg does not exist"):

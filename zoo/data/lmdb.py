@@ -63,7 +63,10 @@ def decode_image(data: bytes) -> Image.Image:
 def check_image(data: bytes, name: str) -> None:
     try:
         decode_image(data)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except UnidentifiedImageError:  # its message names an in-memory buffer, not the file
+        raise ValueError(f"{name}: not an image ({len(data)} bytes in no format PIL reads); fix or remove it "
+                         f"before import") from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"{name}: not a decodable image ({err}); fix or remove it before import") from err
 
 
