@@ -1,6 +1,6 @@
 """Where int8 inference loses accuracy: the backbone or the BiLSTM head (docs/performance.md).
 
-For each shipped model, ``zoo.models.quantize.quantize_int8`` (the ``zoo eval --precision int8``
+For each shipped model, ``zoo.quantize.quantize_int8`` (the ``zoo eval --precision int8``
 path, calibrated on 256 rendered words) is taken apart: the backbone quantized with the head in
 fp32, the head quantized with the backbone in fp32, and both. Each is measured on held-out rendered
 words (the recipe's validation set, never IC03: this diagnosis must not select anything on the
@@ -31,7 +31,7 @@ from zoo.checkpoint import load_model, shipped_models  # noqa: E402
 from zoo.data.benchmarks import get_protocol, load_benchmark  # noqa: E402
 from zoo.evaluate import evaluate, model_log_probs  # noqa: E402
 from zoo.data.transforms import Preprocess  # noqa: E402
-from zoo.models.quantize import calibration_images, quantize_int8  # noqa: E402
+from zoo.quantize import calibration_images, quantize_int8  # noqa: E402
 from zoo.models.recurrent import RecurrentConvLayer  # noqa: E402
 from zoo.report import console, rich_table, write_table  # noqa: E402
 

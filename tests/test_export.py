@@ -18,21 +18,10 @@ from zoo.export import ATOL, METADATA, OnnxRuntimeModule, export, export_onnx
 from zoo.models.fast import FastRecognizer
 
 
-def with_batchnorm_statistics(model):
-    """Eval mode with non-trivial BN statistics, so a BN the graph computes wrongly (or the fast path
-    folds wrongly) changes the logits."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-    return model.eval()
-
-
 @pytest.mark.parametrize("path", ["plain", "fast"])
 @pytest.mark.parametrize("name", zoo.list_models())
-def test_onnx_round_trips_every_model_at_other_batches_and_widths(name, path, tmp_path):
-    model = with_batchnorm_statistics(zoo.create_model(name, hidden_size=16))
+def test_onnx_round_trips_every_model_at_other_batches_and_widths(name, path, tmp_path, randomised):
+    model = randomised(zoo.create_model(name, hidden_size=16))
     with warnings.catch_warnings():
         # the deprecated exporters (TorchScript-based ONNX, torch.jit) warned; this one must not
         warnings.simplefilter("error", DeprecationWarning)

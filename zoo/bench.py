@@ -128,7 +128,7 @@ def inference_paths(model: nn.Module, reference=None, onnx_dir: str | None = Non
     """Every inference path of one eval-mode zoo model, all with the same weights."""
     from zoo.export import OnnxRuntimeModule, export_onnx
     from zoo.models.fast import FastRecognizer
-    from zoo.models.quantize import quantize_int8
+    from zoo.quantize import quantize_int8
 
     paths: dict[str, Callable] = {}
     if reference is not None and model.config.name in reference.BUILDERS:

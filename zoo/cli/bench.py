@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "images/s (forward + CTC + backward + Adadelta step), inference images/s at the "
                     "largest --batch and latency at the smallest, for the plain reference (zoo.models."
                     "reference), the zoo model, the optimised "
-                    "inference path (zoo.models.fast, fp32 and bf16), int8 (zoo.models.quantize, in ONNX "
+                    "inference path (zoo.models.fast, fp32 and bf16), int8 (zoo.quantize, in ONNX "
                     "Runtime) and, with --onnx, the fp32 fast path exported to ONNX. Also "
                     "GFLOPs per image and the achieved fraction of this machine's measured conv peak.",
         epilog="examples:\n  zoo bench grcnn rcnn crnn_vgg --threads 2 --out runs/bench\n"

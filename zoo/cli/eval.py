@@ -117,7 +117,7 @@ def load(spec: str, options: dict):
         from zoo.models.fast import FastRecognizer
         return FastRecognizer(model, "bf16")
     if options["precision"] == "int8":
-        from zoo.models.quantize import calibration_images, quantize_int8
+        from zoo.quantize import calibration_images, quantize_int8
         return quantize_int8(model, calibration_images(model))
     return model
 

@@ -7,7 +7,7 @@ import torch
 
 from zoo.bench import images
 from zoo.models.layers import ChannelLRN
-from zoo.models.quantize import quantize_int8
+from zoo.quantize import quantize_int8
 from zoo.models.recurrent import RecurrentConvLayer
 from zoo.registry import create_model
 
