@@ -3,6 +3,7 @@ files, and the provenance (commit, versions, machine) that every result records.
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 import json
@@ -159,8 +160,11 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit(cwd: str | Path | None = None) -> str:
-    """The commit of the checkout the package runs from, with '+dirty' for uncommitted changes."""
+    """The commit of the checkout the package runs from, with '+dirty' for uncommitted changes: read
+    once per process, since the code a process runs is what it imported, whatever is committed later
+    (a long run's checkpoints recorded the commits made while it trained)."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,

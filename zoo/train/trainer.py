@@ -30,7 +30,7 @@ from zoo.data.charset import Charset
 from zoo.decode.ctc import greedy_decode
 from zoo.fileio import exclusive
 from zoo.registry import create_model
-from zoo.report import console, err_console, progress, provenance
+from zoo.report import console, err_console, git_commit, progress, provenance
 from zoo.train import lineage
 from zoo.train.recipe import SAVED_RECIPE_HEADER, Recipe, RecipeError, recipe_changes, save_recipe
 from zoo.train.data import build_data
@@ -109,6 +109,7 @@ class Trainer:
             raise RecipeError("--allow-recipe-change applies to --resume only")
         self.recipe, self.d = recipe, init_distributed()
         self.out = Path(recipe.out)
+        git_commit()  # the checkout as this run starts is the code it runs: what every checkpoint records
         # checked before any work, so a refusal costs nothing
         resumed = self._read_resume(allow_recipe_change) if resume else None
         if not resume:
