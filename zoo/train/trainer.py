@@ -378,7 +378,8 @@ class Trainer:
         return summary
 
 
-RUN_FILES = ("curves.png", ".lock", "eval.json", "final.json")  # with the run's recipe.yaml and checkpoints
+# what a run (or a study, for its runs) writes into out; a non-empty checkpoint or log is a run, refused before
+RUN_FILES = ("last.pt", "best.pt", "log.jsonl", "curves.png", ".lock", "eval.json", "final.json")
 
 
 def is_run_file(path: Path) -> bool:
