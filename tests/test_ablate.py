@@ -109,8 +109,8 @@ out: {tmp_path / 'study'}
     assert first["model"] == "crnn_vgg" and first["params (M)"] == rows[0]["params (M)"]
     assert first["ic03[:6] 50"] == f"{rows[0]['accuracy % (mean)']:.2f} ± {rows[0]['std']:.2f}"
     assert data["meta"]["seeds"] == [0, 1] and data["meta"]["iterations"] == 2 and "commit" in data["meta"]
-    for name in ["report.md", "report.html", "curves.png", "cost_ic03[:6]_none.png", "receptive_fields/report.html",
-                 "tables/accuracy_ic03[:6]_50.csv", "tables/significance_ic03[:6]_50.md", "tables/summary.csv"]:
+    for name in ["report.md", "report.html", "curves.png", "cost_ic03-first6_none.png", "receptive_fields/report.html",
+                 "tables/accuracy_ic03-first6_50.csv", "tables/significance_ic03-first6_50.md", "tables/summary.csv"]:
         assert (out / name).is_file(), name
     assert "| grcnn |" in report.read_text()
     evaluated = {p: p.stat().st_mtime for p in out.glob("runs/*/eval.json")}

@@ -53,7 +53,8 @@ def study_meta(study: Study, source: str, outcome: Outcome) -> dict:
 
 
 def _slug(name: str) -> str:
-    return name.replace(" ", "_")
+    """A table's name as a file name: "ic03[:100] none" -> "ic03-first100_none" (no brackets or colons)."""
+    return name.replace("[:", "-first").replace("]", "").replace(" ", "_")
 
 
 def publish_tables(study: Study, out: Path, meta: dict, accuracy: dict, significance: dict, prefix: str = "") -> None:
