@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from zoo.checkpoint import load_model, shipped_models
 from zoo.data.benchmarks import data_root, resolve_benchmarks
+from zoo.factory import load_model, shipped_models
 from zoo.report import console, provenance, rich_table, write_table
 from zoo.suite import folder_samples, load_suite, run_suite
 

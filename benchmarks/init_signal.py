@@ -23,7 +23,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zoo.bench import TrainingStep, images  # noqa: E402
-from zoo.registry import create_model  # noqa: E402
+from zoo.factory import create_model  # noqa: E402
 from zoo.report import console, rich_table, write_table  # noqa: E402
 
 MODELS = ["crnn_vgg", "rcnn", "grcnn", "densenet"]

@@ -27,9 +27,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zoo.checkpoint import load_model, shipped_models  # noqa: E402
 from zoo.data.benchmarks import get_protocol, load_benchmark  # noqa: E402
 from zoo.evaluate import evaluate, model_log_probs  # noqa: E402
+from zoo.factory import load_model, shipped_models  # noqa: E402
 from zoo.data.transforms import Preprocess  # noqa: E402
 from zoo.quantize import calibration_images, quantize_int8  # noqa: E402
 from zoo.models.recurrent import RecurrentConvLayer  # noqa: E402

@@ -61,7 +61,7 @@ def tiny_recipe(tmp_path, word_lmdbs):
     path = tmp_path / "tiny.yaml"
     path.write_text(f"""
 _base_: {REPO / 'recipes/papers/grcnn.yaml'}
-model: {{name: grcnn, options: {{iterations: 1, hidden_size: 32}}}}
+model: {{name: grcnn, options: {{recurrent_steps: 1, hidden_size: 32}}}}
 data: {{train: {train}, val: {val}, val_synth: null, workers: 0}}
 train: {{iterations: 6, batch_size: 8, log_every: 1, val_every: 3, checkpoint_every: 2}}
 out: {tmp_path / 'run'}

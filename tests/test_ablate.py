@@ -83,7 +83,7 @@ def test_tiny_study_end_to_end_and_resumable(tmp_path, tiny_recipe, ic03_dir, ca
     study_file.write_text(f"""
 name: tiny
 recipe: {tiny_recipe}
-models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{iterations: 1, hidden_size: 16}}}}
+models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{recurrent_steps: 1, hidden_size: 16}}}}
 seeds: [0, 1]
 overrides: [train.iterations=2, train.val_every=2, train.checkpoint_every=2]
 benchmarks:
@@ -130,7 +130,7 @@ def test_the_receptive_field_grid_takes_the_first_seed_whose_checkpoints_are_all
     study_file = tmp_path / "study.yaml"
     study_file.write_text(f"""
 recipe: {tiny_recipe}
-models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{iterations: 1, hidden_size: 16}}}}
+models: {{crnn_vgg: {{hidden_size: 16}}, grcnn: {{recurrent_steps: 1, hidden_size: 16}}}}
 seeds: [0, 1]
 overrides: [train.iterations=1, train.val_every=1, train.checkpoint_every=1]
 benchmarks: [{{path: {ic03_dir}, lexicons: [none], limit: 2}}]
@@ -191,7 +191,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, tiny_rec
     `zoo train` into such a folder is refused instead)."""
     from zoo.study import Study, train_run
 
-    study = Study(recipe=str(tiny_recipe), models={"grcnn": {"iterations": 1, "hidden_size": 16}},
+    study = Study(recipe=str(tiny_recipe), models={"grcnn": {"recurrent_steps": 1, "hidden_size": 16}},
                   overrides=["train.iterations=1", "data.val=''"])
     run_dir = tmp_path / "runs" / "grcnn-s0"
     run_dir.mkdir(parents=True)
@@ -242,10 +242,10 @@ def _variant_study(tmp_path: Path, recipe: Path) -> Path:
     import torch
 
     from zoo.checkpoint import save_weights
-    from zoo.registry import create_model
+    from zoo.factory import create_model
 
     words = ["cat", "dog", "tree", "house", "river", "stone", "light", "paper", "12", "404"] * 3
-    init = save_weights(tmp_path / "init.safetensors", create_model("grcnn", num_classes=37, iterations=1,
+    init = save_weights(tmp_path / "init.safetensors", create_model("grcnn", num_classes=37, recurrent_steps=1,
                                                                     hidden_size=16), dtype=torch.float32)
     dev = _real_words(tmp_path / "dev_words", ["CAT", "dog", "Tree!", "404", "Fish", "bird"])
     test = _real_words(tmp_path / "test_words", ["stone", "LIGHT", "12"])
@@ -253,7 +253,7 @@ def _variant_study(tmp_path: Path, recipe: Path) -> Path:
     study_file.write_text(f"""
 name: data
 recipe: {recipe}
-model: {{name: grcnn, options: {{iterations: 1, hidden_size: 16}}}}
+model: {{name: grcnn, options: {{recurrent_steps: 1, hidden_size: 16}}}}
 init_from: {init}
 variants:
   baseline: [data.train={_lmdb(tmp_path / 'plain.lmdb', words, 0)}]
@@ -396,8 +396,9 @@ def test_a_study_of_shipped_weights_trains_nothing_and_evaluates_a_reshipped_mod
     import torch
 
     from zoo import checkpoint
-    from zoo.checkpoint import load_model, save_weights
+    from zoo.checkpoint import save_weights
     from zoo.evaluate import evaluate_model
+    from zoo.factory import load_model
     from zoo.study.config import BenchmarkSpec, resolved
 
     weights = tmp_path / "weights"
@@ -472,3 +473,43 @@ def test_a_study_that_is_not_a_mapping_names_its_file(tmp_path):
     (tmp_path / "s.yaml").write_text("- grcnn\n")  # before: "recipe key 'top level' must be a mapping, got [1]"
     with pytest.raises(RecipeError, match=r"study .*s.yaml: the top level must be a mapping of keys .*not a list"):
         load_study(tmp_path / "s.yaml")
+
+
+def test_a_studys_recipe_is_read_beside_the_study_file_else_from_where_zoo_runs(tmp_path, monkeypatch):
+    # before: `recipe:` was read from the current directory only, wherever the study file was
+    studies, here = tmp_path / "studies", tmp_path / "here"
+    for folder in (studies, here):
+        (folder / "recipes").mkdir(parents=True)
+        (folder / "recipes" / "mine.yaml").write_text("seed: 1\n")
+    (here / "recipes" / "shared.yaml").write_text("seed: 2\n")
+    monkeypatch.chdir(here)
+    body = f"models: {{grcnn: {{}}}}\nbenchmarks: [{{path: {tmp_path}}}]\n"
+    (studies / "s.yaml").write_text(body + "recipe: recipes/mine.yaml\n")
+    assert load_study(studies / "s.yaml").recipe == str(studies / "recipes" / "mine.yaml")  # beside it first
+    (studies / "s.yaml").write_text(body + "recipe: recipes/shared.yaml\n")
+    assert load_study(studies / "s.yaml").recipe == "recipes/shared.yaml"
+    (studies / "s.yaml").write_text(body + "recipe: recipes/nowhere.yaml\n")
+    with pytest.raises(FileNotFoundError, match=rf"recipe recipes/nowhere.yaml is neither beside the study file "
+                                                rf"\({studies / 'recipes/nowhere.yaml'}\) nor under the directory "
+                                                rf"zoo runs in \({here / 'recipes/nowhere.yaml'}\)"):
+        load_study(studies / "s.yaml")
+
+
+def test_the_shipped_studies_name_their_recipe_from_the_repo_root(monkeypatch):
+    import yaml
+
+    from zoo.study.config import study_recipe
+
+    monkeypatch.chdir(REPO)
+    for path in sorted((REPO / "recipes" / "ablations").glob("*.yaml")):
+        recipe = yaml.safe_load(path.read_text())["recipe"]
+        assert Path(study_recipe(recipe, path.relative_to(REPO))).resolve() == (REPO / recipe).resolve()
+
+
+def test_a_studys_set_takes_the_recipes_dotted_keys(tmp_path):
+    (tmp_path / "s.yaml").write_text(f"model: {{name: grcnn, options: {{hidden_size: 16}}}}\n"
+                                     f"variants: {{base: []}}\nbenchmarks: [{{path: {tmp_path}}}]\n")
+    study = load_study(tmp_path / "s.yaml", ["model.options.recurrent_steps=2", "seeds=[4]"])
+    assert study.model.options == {"hidden_size": 16, "recurrent_steps": 2} and study.seeds == [4]
+    with pytest.raises(RecipeError, match=r"--set 'seeds': expected KEY=VALUE, e.g. seeds=\[0,1\]"):
+        load_study(tmp_path / "s.yaml", ["seeds"])

@@ -7,7 +7,7 @@ import torch
 from zoo import bench
 from zoo.cli import main
 from zoo.cli.bench import parse_batches
-from zoo.registry import create_model
+from zoo.factory import create_model
 
 
 def test_paths_are_timed_round_robin_after_warmup():

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 import zoo
-from zoo.checkpoint import load_model, save_checkpoint, save_weights
+from zoo.checkpoint import save_checkpoint, save_weights
 from zoo.cli import main
+from zoo.factory import load_model
 
 
 @pytest.fixture
@@ -21,6 +22,41 @@ def test_checkpoint_rebuilds_the_same_model(tmp_path, model):
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left behind
 
 
+def test_the_shipped_grcnn_files_store_the_old_option_name_and_read_as_the_new_one():
+    """registry/grcnn.safetensors and its card were written when GRCL's steps were called ``iterations``."""
+    import json
+
+    import yaml
+
+    from zoo.checkpoint import REGISTRY_DIR, read_safetensors, shipped_spec
+    from zoo.registry import renamed
+
+    header = json.loads(read_safetensors(REGISTRY_DIR / "grcnn.safetensors")[0]["model_spec"])["options"]
+    card = yaml.safe_load((REGISTRY_DIR / "grcnn.yaml").read_text())["model"]["options"]
+    model = load_model("grcnn")
+    assert model.config.options["recurrent_steps"] == 5 and "iterations" not in model.config.options
+    assert renamed(header) == renamed(card) == model.config.options == shipped_spec("grcnn")["options"]
+    assert zoo.create_model("grcnn", pretrained=True).config.options == model.config.options
+
+
+def test_a_checkpoint_with_the_old_option_name_rebuilds_and_resumes_under_the_new(tmp_path):
+    from zoo.checkpoint import read_checkpoint
+
+    trained = zoo.create_model("grcnn", recurrent_steps=1, hidden_size=8).eval()
+    path = save_checkpoint(tmp_path / "old.pt", trained, recipe={"model": {"name": "grcnn", "options": {"hidden_size": 8}}})
+    old = torch.load(path, weights_only=True)
+    old["model_spec"]["options"] = {"iterations" if k == "recurrent_steps" else k: v
+                                    for k, v in old["model_spec"]["options"].items()}
+    old["recipe"]["model"]["options"]["iterations"] = 1
+    torch.save(old, path)
+    ckpt = read_checkpoint(path)
+    assert ckpt["model_spec"]["options"]["recurrent_steps"] == 1 and "iterations" not in ckpt["model_spec"]["options"]
+    assert ckpt["recipe"]["model"]["options"] == {"hidden_size": 8, "recurrent_steps": 1}
+    x = torch.randn(1, 1, 32, 100)
+    assert torch.equal(load_model(path)(x), trained(x))
+    assert torch.equal(zoo.create_model("grcnn", checkpoint_path=str(path))(x), trained(x))
+
+
 def test_fp16_weights_rebuild_the_model(tmp_path, model):
     x = torch.randn(2, 3, 32, 100)
     loaded = load_model(save_weights(tmp_path / "w.safetensors", model))
@@ -36,13 +72,13 @@ def test_registry_name_without_shipped_weights_says_so():
 
 
 def test_shipped_models_lists_registry_files_grcnn_first(tmp_path, monkeypatch):
-    from zoo import checkpoint
+    from zoo import checkpoint, factory
 
     monkeypatch.setattr(checkpoint, "REGISTRY_DIR", tmp_path)
-    assert checkpoint.shipped_models() == []
+    assert factory.shipped_models() == []
     for name in ["crnn_vgg", "grcnn", "not_a_model"]:
         (tmp_path / f"{name}.safetensors").write_bytes(b"")
-    assert checkpoint.shipped_models() == ["grcnn", "crnn_vgg"]
+    assert factory.shipped_models() == ["grcnn", "crnn_vgg"]
 
 
 def test_a_checkpoint_whose_pickle_runs_code_is_refused_not_executed(tmp_path, model, code_payload):

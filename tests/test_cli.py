@@ -209,3 +209,48 @@ def test_a_share_outside_0_to_1_is_a_usage_error(value, capsys):
     with pytest.raises(SystemExit) as usage:
         main(["data", "synth", "--n", "2", "--vertical", value, "--out", "x.lmdb"])
     assert usage.value.code == 2 and "argument --vertical" in capsys.readouterr().err
+
+
+def test_models_and_predict_never_replace_a_users_tables_and_say_so_before_the_work(tmp_path, capsys):
+    # before: a user's models.md or predictions.csv in --out was replaced without a word
+    (tmp_path / "models.md").write_text("# my notes\n")
+    assert main(["models", "crnn_vgg", "--out", str(tmp_path)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{tmp_path / 'models.md'} exists and was not written by the zoo" in err and "choose another --out" in err
+    assert (tmp_path / "models.md").read_text() == "# my notes\n" and not (tmp_path / "models.json").exists()
+    (tmp_path / "predictions.csv").write_text("file,text\n")
+    # the image does not exist: the refusal comes before any image is looked for
+    assert main(["predict", str(tmp_path / "absent.png"), "--out", str(tmp_path)]) == 1
+    assert "predictions.csv exists and was not written by the zoo" in " ".join(capsys.readouterr().err.split())
+    (tmp_path / "models.md").unlink()
+    assert main(["models", "crnn_vgg", "--out", str(tmp_path)]) == 0
+    assert main(["models", "rcnn", "--out", str(tmp_path)]) == 0  # its own tables: replaced
+    assert "| rcnn |" in (tmp_path / "models.md").read_text()
+
+
+def test_eval_refuses_an_out_that_cannot_take_its_tables_before_evaluating(tmp_path, monkeypatch, capsys):
+    # before: a file given as --out failed with errno 17/20 after the whole evaluation
+    from PIL import Image
+
+    import zoo.suite
+
+    monkeypatch.setattr(zoo.suite, "load_suite", lambda *a, **k: pytest.fail("evaluated before checking --out"))
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    Image.new("L", (40, 16), 255).save(bench / "a.png")
+    (bench / "gt.txt").write_text("a.png\tabc\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    argv = ["eval", "crnn_vgg", "--untrained", "--benchmark", str(bench), "--out"]
+    assert main([*argv, str(notes)]) == 1
+    assert f"{notes} is a file, not a folder" in " ".join(capsys.readouterr().err.split())
+    assert main([*argv, str(notes / "eval")]) == 1
+    assert f"{notes} is a file, not a folder, so {notes / 'eval'} cannot" in " ".join(capsys.readouterr().err.split())
+    assert main([*argv, "/proc/zoo-eval"]) == 1
+    assert "cannot write in /proc" in capsys.readouterr().err
+    detail = tmp_path / "runs" / "crnn_vgg" / "bench"
+    detail.mkdir(parents=True)
+    (detail / "confusions.csv").write_text("mine\n")
+    assert main([*argv, str(tmp_path / "runs")]) == 1
+    assert "confusions.csv exists and was not written by the zoo" in " ".join(capsys.readouterr().err.split())
+    assert notes.read_text() == "mine" and (detail / "confusions.csv").read_text() == "mine\n"

@@ -12,8 +12,8 @@ from PIL import Image
 from zoo.cli import main
 from zoo.data.lmdb import LmdbWriter
 from zoo.data.benchmarks import SUITE, Resolved, get_protocol, load_benchmark, paper_numbers
-from zoo.evaluate import accuracy_by_length, confusions, evaluate, fold_case, one_minus_ned
-from zoo.registry import get_config
+from zoo.evaluate import accuracy_by_length, confusions, evaluate, fold_case, lexicon_kind, one_minus_ned
+from zoo.factory import get_config
 
 CHARSET = "0123456789abcdefghijklmnopqrstuvwxyz"
 WORDS = ["house", "Shop", "june", "2002"]
@@ -143,6 +143,13 @@ def test_lexicon_without_the_ground_truth_is_reported(tmp_path):
     assert result.counts["ground truth not in lexicon 50"] == 1
     assert any("'shop' of img_2.png (gt.txt line 2) is not in its lexicon" in p for p in result.problems)
     assert result.rows[1]["accuracy (%)"] == 75.0
+
+
+def test_each_lexicon_setting_is_of_one_kind_and_an_unknown_one_names_those_there_are(tmp_path):
+    bench = load_benchmark(make_folder(tmp_path / "b"))
+    assert [lexicon_kind(s, bench) for s in ("50", "full", "50k")] == ["per-image", "full", "large"]
+    with pytest.raises(ValueError, match=r"lexicon setting '1k' is not available for .*; available: none, full, 50k, 50"):
+        evaluate(spelled(WORDS), CHARSET, bench, get_protocol("ic03-860"), ["none", "1k"])
 
 
 def test_lmdb_benchmark_with_per_sample_lexicons(tmp_path):

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import zoo
-from zoo.checkpoint import build_from_spec, load_model, save_checkpoint
+from zoo.checkpoint import save_checkpoint
 from zoo.cli import main
 from zoo.export import ATOL, METADATA, OnnxRuntimeModule, export, export_onnx
+from zoo.factory import build_from_spec, load_model
 from zoo.models.fast import FastRecognizer
 
 
@@ -62,12 +63,15 @@ def test_onnx_metadata_carries_the_models_contract(tmp_path):
 def test_an_export_onnx_runtime_disagrees_with_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
     model = zoo.create_model("crnn_vgg", hidden_size=16).eval()
     out = tmp_path / "m.onnx"
-    out.write_bytes(b"an earlier export")
+    earlier = onnx.helper.make_model(onnx.helper.make_graph([], "earlier", [], []))
+    onnx.helper.set_model_props(earlier, {"spec": "{}"})  # the mark of the zoo's export: what it may replace
+    onnx.save(earlier, str(out))
+    before = out.read_bytes()
     run = OnnxRuntimeModule.forward
     monkeypatch.setattr(OnnxRuntimeModule, "forward", lambda self, x: run(self, x) + 1e-3)  # a corrupted graph
     with pytest.raises(RuntimeError, match=r"differ from PyTorch's by 0.001 \(> 0.0001\).*nothing written"):
         export_onnx(model, out)
-    assert out.read_bytes() == b"an earlier export"
+    assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # no temporary left behind
 
 
@@ -111,3 +115,32 @@ def test_export_never_writes_over_its_input_or_a_users_file(tmp_path, capsys):
     assert mine.read_text() == "my notes"
     assert main(["export", str(ckpt), "--format", "safetensors"]) == 0  # beside it: best.safetensors
     assert main(["export", str(ckpt), "--format", "safetensors"]) == 0  # its own earlier export is replaced
+
+
+def test_exporting_weights_to_their_own_format_without_out_says_to_give_out(tmp_path, capsys):
+    # before: "--out .../w.safetensors is the input w.safetensors", though no --out was given
+    from zoo.checkpoint import save_weights
+    weights = save_weights(tmp_path / "w.safetensors", zoo.create_model("crnn_vgg", hidden_size=16).eval())
+    before = weights.read_bytes()
+    assert main(["export", str(weights), "--format", "safetensors"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{weights} is a safetensors file already, so the default output" in err
+    assert "give --out NEW.safetensors to write a copy" in err and weights.read_bytes() == before
+    assert main(["export", str(weights), "--format", "safetensors", "--out", str(tmp_path / "copy.safetensors")]) == 0
+
+
+def test_is_zoo_export_says_no_to_damaged_files_and_lets_other_errors_through(tmp_path, monkeypatch):
+    import zoo.checkpoint
+    from zoo.export import is_zoo_export
+
+    for name, data in (("bad.safetensors", b"\x00" * 100), ("bad.onnx", b"not a protobuf"), ("empty.onnx", b"")):
+        (tmp_path / name).write_bytes(data)
+        assert not is_zoo_export(tmp_path / name)
+
+    def broken(path):
+        raise RuntimeError("a bug in the reader")
+
+    monkeypatch.setattr(zoo.checkpoint, "read_safetensors", broken)
+    # before: any exception, a bug's too, read as "not the zoo's" and refused the export with a wrong reason
+    with pytest.raises(RuntimeError, match="a bug in the reader"):
+        is_zoo_export(tmp_path / "bad.safetensors")

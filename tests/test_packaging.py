@@ -11,7 +11,8 @@ import torch
 
 import zoo
 from zoo import checkpoint
-from zoo.checkpoint import REGISTRY_DIR, load_model, shipped_models, weights_dir
+from zoo.checkpoint import REGISTRY_DIR, weights_dir
+from zoo.factory import load_model, shipped_models
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())

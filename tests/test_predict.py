@@ -7,8 +7,9 @@ from PIL import Image
 from zoo.checkpoint import save_weights
 from zoo.cli import main
 from zoo.data.charset import Charset
+from zoo.factory import create_model
 from zoo.predict import image_files, read_lexicon, read_words
-from zoo.registry import ModelConfig, create_model
+from zoo.registry import ModelConfig
 
 CHARSET = "abcdefghijklmnopqrstuvwxyz"
 
@@ -118,3 +119,11 @@ def test_an_unreadable_image_is_named_once(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "words.png")]) == 1
     error = capsys.readouterr().err
     assert error.count("words.png") == 1 and "not a readable image" in error, error
+
+
+def test_a_subfolder_named_like_an_image_is_no_image_and_a_lexicon_folder_is_named(images, tmp_path, capsys):
+    # before: "sub.png: not a readable image ([Errno 21] Is a directory)"; --lexicon DIR: "[Errno 21] Is a directory"
+    (images / "sub.png").mkdir()
+    assert [p.name for p in image_files([images])] == ["a.jpg", "b.png"]
+    assert main(["predict", str(images / "a.jpg"), "--lexicon", str(images / "sub.png")]) == 1
+    assert "sub.png is a folder, not a text file" in " ".join(capsys.readouterr().err.split())

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from zoo.bench import images
+from zoo.factory import create_model
 from zoo.models.layers import ChannelLRN
 from zoo.quantize import quantize_int8
 from zoo.models.recurrent import RecurrentConvLayer
-from zoo.registry import create_model
 
 
 def int8_graph(module) -> onnx.GraphProto:
@@ -18,7 +18,7 @@ def int8_graph(module) -> onnx.GraphProto:
 
 @pytest.mark.parametrize("name", ["grcnn_small", "rcnn", "crnn_vgg"])
 def test_int8_model_computes_the_fp32_function_to_int8_precision(name, randomised):
-    model = randomised(create_model(name, hidden_size=32, **({"iterations": 2} if name == "rcnn" else {})))
+    model = randomised(create_model(name, hidden_size=32, **({"recurrent_steps": 2} if name == "rcnn" else {})))
     calibration, batch = images(16, seed=1), images(4, seed=2)
     with warnings.catch_warnings():
         # torch.ao's FX quantization warned that it is deprecated (with all of torch.ao.quantization)
@@ -49,7 +49,7 @@ def test_int8_model_computes_the_fp32_function_to_int8_precision(name, randomise
 def test_shared_recurrent_weights_get_one_activation_scale_per_step(randomised):
     # quantizing a shared-weight RCNN must equal quantizing the same weights copied per step: each
     # step observed separately (one scale for all steps cost the shipped RCNN 2 IC03 points)
-    shared = randomised(create_model("rcnn", hidden_size=32, iterations=3))
+    shared = randomised(create_model("rcnn", hidden_size=32, recurrent_steps=3))
     unshared = copy.deepcopy(shared)
     for layer in unshared.backbone.features:
         if isinstance(layer, RecurrentConvLayer):

@@ -6,17 +6,29 @@ import yaml
 from safetensors.torch import load_file
 
 import zoo
-from zoo.checkpoint import REGISTRY_DIR, load_model, shipped_models
+from zoo.alphabets import ALPHANUMERIC_36
+from zoo.checkpoint import REGISTRY_DIR
 from zoo.data.benchmarks import SUITE, Resolved
 from zoo.evaluate import evaluate_model
+from zoo.factory import load_model, shipped_models
 from zoo.models.recognizer import Backbone, Recognizer
-from zoo.registry import ALPHANUMERIC_36
 
 
 def test_list_models_with_pattern():
     assert zoo.list_models("*rcnn*") == ["grcnn", "grcnn_small", "rcnn"]
     assert zoo.list_models("crnn*") == ["crnn_vgg"]
     assert zoo.list_models("nothing*") == []
+
+
+def test_list_models_in_a_fresh_interpreter_sees_every_built_in_model():
+    """The registry only holds what was registered; zoo.factory (behind zoo.list_models) imports every
+    family file first, so nothing else needs importing for the listing to be complete."""
+    import subprocess
+    import sys
+
+    probe = "import zoo, sys; print(' '.join(zoo.list_models()), 'zoo.models.grcnn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["crnn_vgg", "densenet", "grcnn", "grcnn_small", "rcnn", "True"]
 
 
 def test_pretrained_is_the_shipped_model_with_its_trained_options():
@@ -27,7 +39,7 @@ def test_pretrained_is_the_shipped_model_with_its_trained_options():
     shipped = load_model("grcnn").state_dict()
     assert all(torch.equal(v, shipped[k]) for k, v in model.state_dict().items())
     with pytest.raises(TypeError, match="options are fixed.*--init-from grcnn"):
-        zoo.create_model("grcnn", pretrained=True, iterations=3)
+        zoo.create_model("grcnn", pretrained=True, recurrent_steps=3)
     with pytest.raises(FileNotFoundError, match="no shipped weights for 'grcnn_small'; shipped: "):
         zoo.create_model("grcnn_small", pretrained=True)
 
@@ -40,8 +52,44 @@ def test_unknown_model_names_close_matches():
 
 
 def test_unknown_option_names_close_matches():
-    with pytest.raises(TypeError, match=r"no option 'iteration'\. Did you mean 'iterations'\?"):
-        zoo.create_model("grcnn", iteration=3)
+    with pytest.raises(TypeError, match=r"no option 'recurrent_step'\. Did you mean 'recurrent_steps'\?"):
+        zoo.create_model("grcnn", recurrent_step=3)
+
+
+def test_an_option_under_its_old_name_is_told_the_new_one():
+    with pytest.raises(TypeError, match=r"no option 'iterations'\. It is called 'recurrent_steps' now\."):
+        zoo.create_model("grcnn", iterations=3)
+    with pytest.raises(TypeError, match=r"crnn_vgg' has no option 'iterations'\. Its options: in_chans, head"):
+        zoo.create_model("crnn_vgg", iterations=3)  # no recurrent steps there: no pointer to a new name
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("grcnn", {"hidden_size": 0}, r"model 'grcnn': hidden_size=0 is not allowed; hidden_size is a size or count, "
+                                  r"a whole number of at least 1\."),
+    ("rcnn", {"hidden_size": 2.5}, r"model 'rcnn': hidden_size=2\.5 is not allowed"),
+    ("crnn_vgg", {"in_chans": 0}, r"model 'crnn_vgg': in_chans=0 is not allowed; .* at least 1\."),
+    ("grcnn", {"recurrent_steps": -1}, r"model 'grcnn': recurrent_steps=-1 is not allowed; .* at least 0\."),
+    ("densenet", {"growth_rate": 0}, r"model 'densenet': growth_rate=0 is not allowed"),
+    ("densenet", {"block_layers": (6, 0, 22)}, r"model 'densenet': block_layers=\(6, 0, 22\) is not allowed; "
+                                                r"block_layers is a list of counts, whole numbers of at least 1"),
+    ("grcnn", {"head": "lstm"}, r"model 'grcnn': head='lstm' is not a head\. Did you mean 'bilstm'\? Heads: bilstm, linear\."),
+])
+def test_option_values_are_checked_with_an_error_naming_option_model_and_what_is_allowed(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.create_model(name, **options)
+
+
+def test_zero_recurrent_steps_is_a_model_and_a_list_is_counts():
+    assert zoo.create_model("rcnn", recurrent_steps=0, hidden_size=8).backbone.receptive_field == 38  # x(0) only
+    assert zoo.create_model("densenet", block_layers=[2, 2, 2], hidden_size=8).config.options["block_layers"] == [2, 2, 2]
+
+
+def test_a_bad_option_from_the_command_line_is_one_clear_line(tiny_recipe, capsys):
+    from zoo.cli import main
+
+    assert main(["train", str(tiny_recipe), "--set", "model.options={hidden_size: 0}"]) == 1
+    err = capsys.readouterr().err
+    assert "model 'grcnn': hidden_size=0 is not allowed" in err and "Traceback" not in err
 
 
 def test_config_carries_the_input_contract():
@@ -50,15 +98,15 @@ def test_config_carries_the_input_contract():
     assert (cfg.mean, cfg.std) == ((0.5,), (0.5,))  # CRNN's (x - 128) / 128 on [0, 1] pixels
     assert (cfg.horizontal_stride, cfg.blank_index, cfg.charset, cfg.case) == (4, 0, ALPHANUMERIC_36, "fold-lower")
     assert cfg.num_classes == 37 and "Wang" in cfg.citation
-    assert cfg.options == {"in_chans": 1, "iterations": 5, "share_weights": False, "head": "bilstm",
+    assert cfg.options == {"in_chans": 1, "recurrent_steps": 5, "share_weights": False, "head": "bilstm",
                            "hidden_size": 512}
     assert cfg.reported["IC03-860"] == {"None": 91.2, "50": 98.8, "Full": 97.8}
     assert zoo.get_config("crnn_vgg").width_policy == "keep_ratio"
 
 
 def test_overrides_are_recorded_in_the_model_config():
-    model = zoo.create_model("grcnn", num_classes=63, iterations=2, hidden_size=64)
-    assert model.config.options["iterations"] == 2 and model.config.hidden_size == 64
+    model = zoo.create_model("grcnn", num_classes=63, recurrent_steps=2, hidden_size=64)
+    assert model.config.options["recurrent_steps"] == 2 and model.config.hidden_size == 64
     assert model.num_classes == 63 and model.head[1].proj.out_features == 63
 
 

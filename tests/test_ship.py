@@ -5,8 +5,8 @@ import torch
 import yaml
 
 from zoo import ship as ship_module
-from zoo.checkpoint import load_model
 from zoo.cli import main
+from zoo.factory import load_model
 from zoo.ship import ship
 from zoo.train.recipe import load_recipe
 from zoo.train.trainer import train
@@ -16,7 +16,7 @@ from zoo.train.trainer import train
 def trained(tiny_recipe, tmp_path):
     """A tiny GRCNN trained for 4 steps: a real `zoo train` checkpoint (conftest's tiny recipe)."""
     train(load_recipe(tiny_recipe, ["train.iterations=4", "train.val_every=2", "seed=3",
-                                    "model.options={iterations: 1, hidden_size: 16}", f"out={tmp_path / 'run'}"]))
+                                    "model.options={recurrent_steps: 1, hidden_size: 16}", f"out={tmp_path / 'run'}"]))
     return tmp_path / "run" / "best.pt"
 
 
@@ -45,7 +45,7 @@ def test_ship_writes_fp16_weights_and_a_card_measured_on_them(trained, bench_fol
     [segment] = card["lineage"]  # trained from scratch: one segment, this run's, at the checkpoint's step
     assert segment["steps"] == step and segment["init_from"] is None and segment["images seen"] == 8 * step
     assert card["training"]["schedule"]["optimizer"] == "adadelta"
-    assert {"iterations": 1, "hidden_size": 16}.items() <= card["model"]["options"].items()
+    assert {"recurrent_steps": 1, "hidden_size": 16}.items() <= card["model"]["options"].items()
     measured = card["evaluation"]["benchmarks"]["bench"]
     assert set(measured["word accuracy (%)"]) == {"None"} and measured["images"] == 3
     shipped = load_model(weights)

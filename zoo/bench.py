@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo.train.loss import ctc_training_loss
+
 WIDTH = 100  # the images/s and GFLOPs of every model are for 100x32 images
 
 
@@ -68,9 +70,10 @@ def inference_call(model: Callable[[torch.Tensor], torch.Tensor], batch: torch.T
 class TrainingStep:
     """One optimiser step on a fixed synthetic batch: forward, CTC loss, backward, Adadelta step
     (the optimiser of the CRNN and GRCNN papers). Labels: 5 random non-blank classes per image.
-    ``bf16``: the forward under bf16 autocast and the CTC loss in fp32, as ``train.bf16`` trains.
-    ``channels_last``: weights and batch in the layout oneDNN's convolutions prefer, as `zoo train`
-    keeps them (the model is converted in place). Both set: exactly the trainer's step."""
+    ``bf16``: the forward under bf16 autocast and the CTC loss in fp32, as ``train.bf16`` trains (the
+    loss is the trainer's own, ``zoo.train.loss``). ``channels_last``: weights and batch in the layout
+    oneDNN's convolutions prefer, as `zoo train` keeps them (the model is converted in place). Both
+    set: exactly the trainer's step."""
     model: nn.Module
     batch: torch.Tensor
     num_classes: int
@@ -91,11 +94,7 @@ class TrainingStep:
         self.model.train()
 
     def __call__(self) -> float:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            logits = self.model(self.batch)
-        log_probs = logits.float().log_softmax(2).transpose(0, 1)  # (frames, N, classes)
-        input_lengths = torch.full((log_probs.shape[1],), log_probs.shape[0])
-        loss = F.ctc_loss(log_probs, self.targets, input_lengths, self.target_lengths, zero_infinity=True)
+        loss = ctc_training_loss(self.model, self.batch, self.targets, self.target_lengths, self.bf16)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -167,7 +166,7 @@ def model_rows(name: str, batches: list[int], train_batch: int, repeats: int, pe
     """One row per path of model ``name`` (random weights, seeded): speeds, ratios to the
     reference (or to the zoo model when there is none), GFLOP/s and fraction of the conv peak."""
     from zoo.models.profile import gflops
-    from zoo.registry import create_model
+    from zoo.factory import create_model
 
     torch.manual_seed(0)
     model = create_model(name).eval()

@@ -1,6 +1,11 @@
-"""Saving and loading models: full training checkpoints (``.pt``) and shipped weights
+"""Saving and reading model files: full training checkpoints (``.pt``) and shipped weights
 (``.safetensors``), both self-describing: the registered name, options, class count and config
-(charset, preprocessing contract) travel with the weights, so a file alone rebuilds its model.
+(charset, preprocessing contract) travel with the weights, so a file alone rebuilds its model
+(``zoo.factory.load_model``, which sits above this module and ``zoo.models``: this one only reads
+and writes files, and imports no model code).
+
+Options a file stores under a name an earlier version used (``zoo.registry.RENAMED_OPTIONS``) are
+read under today's name, in its model spec and in its recipe.
 
 Loading never executes code from a file: ``.pt`` files are read with ``torch.load(weights_only=True)``
 (tensors and plain data only) and safetensors hold nothing but tensors and a JSON header. A file that
@@ -15,13 +20,12 @@ import pickle
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from zoo.fileio import atomic_path
-from zoo.registry import ModelConfig, create_model, list_models
-
+from zoo.fileio import atomic_path, replaces_files_only
+from zoo.registry import ModelConfig, renamed
 
 
 def weights_dir() -> Path:
@@ -74,7 +78,29 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         raise ValueError(_unreadable(path)) from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path}: holds a {type(ckpt).__name__}, not a zoo checkpoint (a dict with model_spec)")
+    return _with_current_names(ckpt)
+
+
+def _with_current_names(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """``ckpt`` with today's option names in its model spec and its recipe's model options: a run
+    trained before a rename still rebuilds, and resumes under a recipe that uses the new name."""
+    if isinstance(ckpt.get("model_spec"), dict):
+        ckpt["model_spec"] = current_spec(ckpt["model_spec"])
+    model = ckpt["recipe"].get("model") if isinstance(ckpt.get("recipe"), dict) else None
+    if isinstance(model, dict) and isinstance(model.get("options"), dict):
+        model["options"] = renamed(model["options"])
     return ckpt
+
+
+def current_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored model spec with today's option names."""
+    return {**spec, "options": renamed(spec.get("options", {}))}
+
+
+def stored_options(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored spec's options as ``create_model`` takes them: today's names, and tuples where JSON and
+    YAML give lists."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in renamed(spec.get("options", {})).items()}
 
 
 def _unreadable(path: str | Path) -> str:
@@ -89,12 +115,6 @@ def model_spec(model) -> dict[str, Any]:
     cfg = model.config
     return {"name": cfg.name, "options": dict(cfg.options), "num_classes": model.num_classes,
             "config": {k: v for k, v in cfg.as_dict().items() if k != "options"}}
-
-
-def build_from_spec(spec: dict[str, Any]):
-    options = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["options"].items()}
-    model = create_model(spec["name"], num_classes=spec["num_classes"], **options)
-    return with_stored_config(model, spec)
 
 
 def with_stored_config(model, spec: dict[str, Any]):
@@ -112,20 +132,17 @@ def save_checkpoint(path: str | Path, model, **state: Any) -> Path:
     return Path(path)
 
 
-def save_weights(path: str | Path, model, dtype: torch.dtype = torch.float16, metadata: dict | None = None) -> Path:
-    """Shipped weights: safetensors (fp16 by default) with the model spec in the header."""
+def save_weights(path: str | Path, model, dtype: torch.dtype = torch.float16, metadata: dict | None = None,
+                 replaceable: Callable[[Path], None] = replaces_files_only) -> Path:
+    """Shipped weights: safetensors (fp16 by default) with the model spec in the header; what may be
+    replaced at ``path`` is ``atomic_path``'s ``check_replaceable``, ``replaceable``."""
     from safetensors.torch import save_file
 
     tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     header = {"model_spec": json.dumps(model_spec(model)), **{k: str(v) for k, v in (metadata or {}).items()}}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replaceable) as tmp:
         save_file(tensors, str(tmp), metadata=header)
     return Path(path)
-
-
-def shipped_models() -> list[str]:
-    """Registered names with weights in registry/, GRCNN (the zoo's namesake) first."""
-    return sorted(list_models(pretrained=True), key=lambda n: n != "grcnn")
 
 
 def shipped_spec(name: str) -> dict[str, Any] | None:
@@ -134,10 +151,14 @@ def shipped_spec(name: str) -> dict[str, Any] | None:
     path = REGISTRY_DIR / f"{name}.safetensors"
     if not path.is_file():
         return None
-    meta, _ = read_safetensors(path)
+    return header_spec(read_safetensors(path)[0], path)
+
+
+def header_spec(meta: dict[str, str], path: str | Path) -> dict[str, Any]:
+    """The model spec in the header ``meta`` of the safetensors file ``path``, with today's option names."""
     if "model_spec" not in meta:
         raise ValueError(f"{path}: safetensors header has no model_spec; save it with zoo.checkpoint.save_weights")
-    return json.loads(meta["model_spec"])
+    return current_spec(json.loads(meta["model_spec"]))
 
 
 def shipped_accuracy(name: str) -> str | None:
@@ -155,37 +176,6 @@ def shipped_accuracy(name: str) -> str | None:
     return " / ".join(f"{accuracy[k]:.2f}" for k in ("None", "50", "Full"))
 
 
-def load_model(spec: str | Path, map_location: str = "cpu", *, untrained: bool = False, seed: int = 0):
-    """A model from a checkpoint (``.pt``), shipped weights (``.safetensors``) or a registry name, in
-    eval mode: the one rule of every verb that takes a MODEL (eval, predict, viz, export, bench).
-
-    A registry name loads ``registry/<name>.safetensors`` when the zoo ships weights for it, and
-    otherwise raises. ``untrained``: the registered ``spec`` built with random weights seeded with
-    ``seed`` (what ``--untrained`` asks for: it exercises a pipeline, it reads nothing).
-    """
-    if untrained:
-        if str(spec) not in list_models():
-            raise ValueError(f"--untrained builds a registered model by name; {spec!r} is not one (`zoo models`)")
-        torch.manual_seed(seed)
-        return create_model(str(spec)).eval()
-    path = Path(spec)
-    if not path.exists() and str(spec) in list_models():
-        path = REGISTRY_DIR / f"{spec}.safetensors"
-        if not path.exists():
-            raise FileNotFoundError(f"no shipped weights for {spec!r}; shipped: {', '.join(shipped_models())} "
-                                    f"({path} is absent); pass a checkpoint path, or train one with `zoo train`")
-    if not path.exists():
-        raise FileNotFoundError(f"{spec}: neither a file nor a registered model name (`zoo models` lists them)")
-    if path.suffix != ".safetensors":
-        return checkpoint_model(read_checkpoint(path, map_location), path)
-    meta, tensors = read_safetensors(path)
-    if "model_spec" not in meta:
-        raise ValueError(f"{path}: safetensors header has no model_spec; save it with zoo.checkpoint.save_weights")
-    model = build_from_spec(json.loads(meta["model_spec"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
-    return model.eval()
-
-
 def read_weights(path: str | Path) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor]]:
     """The model spec (None for a bare state dict) and the fp32 state dict of a ``.pt`` checkpoint, a
     saved ``state_dict()`` or a ``.safetensors`` file: what ``create_model(..., checkpoint_path=)`` loads."""
@@ -194,7 +184,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, Any] | None, dict[str, tor
         raise FileNotFoundError(f"{path}: no such checkpoint or weights file")
     if path.suffix == ".safetensors":
         meta, tensors = read_safetensors(path)
-        spec = json.loads(meta["model_spec"]) if "model_spec" in meta else None
+        spec = header_spec(meta, path) if "model_spec" in meta else None
         return spec, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     ckpt = read_checkpoint(path)
     if isinstance(ckpt.get("state_dict"), dict):
@@ -216,13 +206,3 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, torch.
         what = "is empty" if size == 0 else f"is not a readable safetensors file ({size} bytes: truncated or damaged)"
         raise ValueError(f"{path}: {what} [{err}]; copy it again, or write it anew with "
                          f"`zoo export CKPT --format safetensors`") from None
-
-
-def checkpoint_model(ckpt: dict[str, Any], path: str | Path):
-    """The model of a checkpoint already read with ``read_checkpoint`` (``path`` names it in errors): for
-    callers that also need its recipe, train state or provenance, without reading the file twice."""
-    if "model_spec" not in ckpt:
-        raise ValueError(f"{path}: not a zoo checkpoint (no model_spec); save it with zoo.checkpoint.save_checkpoint")
-    model = build_from_spec(ckpt["model_spec"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()

@@ -199,12 +199,8 @@ def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protoc
 
     Images the protocol excludes are counted, not evaluated. A lexicon that lacks an image's
     ground truth is reported by file and line (that image cannot be right under it)."""
-    kept = [i for i, s in enumerate(benchmark.samples) if protocol.exclusion(s.label) is None]
-    excluded = Counter(protocol.exclusion(s.label) for s in benchmark.samples if protocol.exclusion(s.label))
+    kept, excluded = _kept_by_protocol(benchmark, protocol)
     samples = [benchmark.samples[i] for i in kept]
-    if not samples:
-        raise ValueError(f"{benchmark.path}: the protocol {protocol.name!r} excludes all "
-                         f"{len(benchmark.samples)} images ({dict(excluded)})")
     log_probs = log_probs[kept]
     if not protocol.case_sensitive:
         log_probs, charset = fold_case(log_probs, charset)
@@ -220,39 +216,63 @@ def evaluate(log_probs: torch.Tensor, charset: str, benchmark: Benchmark, protoc
     for setting in settings:
         if setting == "none":
             continue
-        lexicons = _lexicons(setting, samples, truths, protocol, benchmark, charset, problems, vocabulary)
+        kind = lexicon_kind(setting, benchmark)
+        lexicons = _lexicons(kind, setting, samples, truths, protocol, benchmark, charset, problems, vocabulary)
         started = time.perf_counter()
-        if setting in benchmark.lexicon_names:
+        if kind == "per-image":
             results[setting] = decode_per_image(log_probs, lexicons, charset)
-        elif setting == "full":
+        elif kind == "full":
             results[setting] = decode_shared(log_probs, lexicons[0], charset)
         else:
             results[setting] = decode_large(log_probs, lexicons[0], charset, results["none"].words,
                                             large_method, delta, beam_width)
         seconds[setting] = time.perf_counter() - started
-        if setting in benchmark.lexicon_names:
-            absent = sum(t not in set(lexicon) for t, lexicon in zip(truths, lexicons))
-        else:
-            shared = set(lexicons[0])
-            absent = sum(t not in shared for t in truths)
-            if absent:
-                problems.append(f"lexicon {setting}: {absent} ground truths are not among its "
-                                f"{len(shared)} words (those images cannot be right under it)")
-        counts[f"ground truth not in lexicon {setting}"] = absent
+        counts[f"ground truth not in lexicon {setting}"] = _absent(kind, setting, truths, lexicons, problems)
         for note, n in results[setting].notes.items():
             counts[f"{note} ({setting})"] = n
     rows = [{**_summary_row(setting, results[setting].words, truths, paper or {}, len(samples)),
              "decode (s)": round(seconds[setting], 3)} for setting in ["none", *[s for s in settings if s != "none"]]]
-    per_image = []
+    return Evaluation(protocol, rows, _per_image_rows(samples, truths, free.words, results),
+                      accuracy_by_length(results["none"].words, truths), confusions(results["none"].words, truths),
+                      counts, problems)
+
+
+def _kept_by_protocol(benchmark: Benchmark, protocol: Protocol) -> tuple[list[int], Counter]:
+    """The indices of the samples ``protocol`` evaluates, and the count of each reason it excludes
+    the others; a protocol that keeps none is an error."""
+    kept = [i for i, s in enumerate(benchmark.samples) if protocol.exclusion(s.label) is None]
+    excluded = Counter(protocol.exclusion(s.label) for s in benchmark.samples if protocol.exclusion(s.label))
+    if not kept:
+        raise ValueError(f"{benchmark.path}: the protocol {protocol.name!r} excludes all "
+                         f"{len(benchmark.samples)} images ({dict(excluded)})")
+    return kept, excluded
+
+
+def _absent(kind: str, setting: str, truths: Sequence[str], lexicons: list[list[str]], problems: list[str]) -> int:
+    """How many ground truths their lexicon lacks; a shared lexicon's are also a problem (each
+    per-image one was already reported by file, by ``_lexicons``)."""
+    if kind == "per-image":
+        return sum(t not in set(lexicon) for t, lexicon in zip(truths, lexicons))
+    shared = set(lexicons[0])
+    absent = sum(t not in shared for t in truths)
+    if absent:
+        problems.append(f"lexicon {setting}: {absent} ground truths are not among its "
+                        f"{len(shared)} words (those images cannot be right under it)")
+    return absent
+
+
+def _per_image_rows(samples: Sequence[Sample], truths: Sequence[str], raw: Sequence[str],
+                    results: dict[str, Decoded]) -> list[dict]:
+    """One row per evaluated image: its truth, the raw prediction and each setting's choice."""
+    rows = []
     for i, sample in enumerate(samples):
-        row = {"file": sample.name, "ground truth": truths[i], "raw prediction": free.words[i]}
+        row = {"file": sample.name, "ground truth": truths[i], "raw prediction": raw[i]}
         for setting, decoded in results.items():
             row[f"{setting}: choice"] = decoded.words[i]
             row[f"{setting}: correct"] = int(decoded.words[i] == truths[i])
             row[f"{setting}: score"] = round(decoded.scores[i], 4)
-        per_image.append(row)
-    return Evaluation(protocol, rows, per_image, accuracy_by_length(results["none"].words, truths),
-                      confusions(results["none"].words, truths), counts, problems)
+        rows.append(row)
+    return rows
 
 
 def evaluate_model(model, item: Resolved, settings: Sequence[str] | None = None,
@@ -269,11 +289,26 @@ def evaluate_model(model, item: Resolved, settings: Sequence[str] | None = None,
     return benchmark, result
 
 
-def _lexicons(setting: str, samples: Sequence[Sample], truths: Sequence[str], protocol: Protocol,
+def lexicon_kind(setting: str, benchmark: Benchmark) -> str:
+    """What the lexicon setting ``setting`` is on ``benchmark``: ``per-image`` (its lexicon_<name>.txt),
+    ``full`` (every ground truth of the benchmark) or ``large`` (the 50k English vocabulary); a
+    setting the benchmark has not is an error listing those it has."""
+    if setting in benchmark.lexicon_names:
+        return "per-image"
+    if setting == "full":
+        return "full"
+    if setting == "50k":
+        return "large"
+    known = ["none", "full", "50k", *benchmark.lexicon_names]
+    raise ValueError(f"lexicon setting {setting!r} is not available for {benchmark.path}; available: "
+                     f"{', '.join(known)} (a per-image lexicon comes from lexicon_<name>.txt)")
+
+
+def _lexicons(kind: str, setting: str, samples: Sequence[Sample], truths: Sequence[str], protocol: Protocol,
               benchmark: Benchmark, charset: str, problems: list[str],
               vocabulary: Callable[[], list[str]] | None) -> list[list[str]]:
     """One lexicon per image (a per-image setting) or a single shared one, normalised like labels."""
-    if setting in benchmark.lexicon_names:
+    if kind == "per-image":
         lexicons = [[protocol.normalise(w) for w in s.lexicons[setting]] for s in samples]
         for sample, truth, lexicon in zip(samples, truths, lexicons):
             if truth not in lexicon:
@@ -281,17 +316,13 @@ def _lexicons(setting: str, samples: Sequence[Sample], truths: Sequence[str], pr
                                 f"({sample.where}) is not in its lexicon")
             _check_emittable(lexicon, charset, f"lexicon {setting} of {sample.name} ({sample.where})")
         return lexicons
-    if setting == "full":
+    if kind == "full":
         return [sorted({protocol.normalise(l) for l in benchmark.labels if protocol.exclusion(l) is None})]
-    if setting == "50k":
-        if vocabulary is None:
-            from zoo.data.vocabulary import english_words as vocabulary
-        words = sorted({protocol.normalise(w) for w in vocabulary()} - {""})
-        _check_emittable(words, charset, "the 50k vocabulary")
-        return [words]
-    known = ["none", "full", "50k", *benchmark.lexicon_names]
-    raise ValueError(f"lexicon setting {setting!r} is not available for {benchmark.path}; available: "
-                     f"{', '.join(known)} (a per-image lexicon comes from lexicon_<name>.txt)")
+    if vocabulary is None:
+        from zoo.data.vocabulary import english_words as vocabulary
+    words = sorted({protocol.normalise(w) for w in vocabulary()} - {""})
+    _check_emittable(words, charset, "the 50k vocabulary")
+    return [words]
 
 
 def _check_emittable(words: Sequence[str], charset: str, what: str) -> None:

@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
 from zoo.checkpoint import model_spec, save_weights
 from zoo.fileio import atomic_path
+from zoo.outputs import replaces_own
 
 FORMATS = ("safetensors", "onnx")
 SUFFIX = {"safetensors": ".safetensors", "onnx": ".onnx"}
@@ -35,7 +37,7 @@ METADATA = {
     "charset": "class i (1..) is charset[i - 1]; class 0 is the CTC blank",
     "preprocess": "JSON: resize to height (width: width_policy, width, max_width), in_chans channels, scale to "
                   "[0, 1], then (x - mean) / std per channel (zoo.data.transforms.Preprocess)",
-    "spec": "JSON: zoo.checkpoint.model_spec, what rebuilds the PyTorch model (zoo.checkpoint.build_from_spec)",
+    "spec": "JSON: zoo.checkpoint.model_spec, what rebuilds the PyTorch model (zoo.factory.build_from_spec)",
 }
 
 
@@ -48,15 +50,19 @@ def example_input(model, batch: int = 2, width: int = 100, seed: int = 0) -> tor
 def is_zoo_export(path: Path) -> bool:
     """Whether ``path`` is a model the zoo wrote (safetensors with its model spec, ONNX with its
     metadata): what an export may replace; anything else at the target is the user's."""
-    try:
-        if path.suffix == ".safetensors":
-            from zoo.checkpoint import read_safetensors
+    if path.suffix == ".safetensors":
+        from zoo.checkpoint import read_safetensors
+        try:
             return "model_spec" in read_safetensors(path)[0]
-        if path.suffix == ".onnx":
-            import onnx
+        except (ValueError, OSError):  # damaged (read_safetensors says so as a ValueError) or unreadable
+            return False
+    if path.suffix == ".onnx":
+        import onnx
+        from google.protobuf.message import DecodeError
+        try:
             return any(p.key == "spec" for p in onnx.load(str(path), load_external_data=False).metadata_props)
-    except Exception:  # unreadable as either: not ours, whatever the reason
-        return False
+        except (DecodeError, OSError):  # not a protobuf, or unreadable
+            return False
     return False
 
 
@@ -68,25 +74,27 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def export(model, fmt: str, out: str | Path) -> Path:
-    """Write ``model`` (in eval mode) to ``out`` in format ``fmt``; returns the path written."""
+def export(model, fmt: str, out: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write ``model`` (in eval mode) to ``out`` in format ``fmt``; returns the path written. It
+    replaces only the zoo's own export (``is_zoo_export``), never one of ``inputs``."""
     if check_format(fmt) == "safetensors":
-        return save_weights(out, model.eval())
-    export_onnx(model, out)
+        return save_weights(out, model.eval(), replaceable=replaces_own(is_zoo_export, inputs))
+    export_onnx(model, out, inputs)
     return Path(out)
 
 
-def export_onnx(model, out: str | Path) -> float:
+def export_onnx(model, out: str | Path, inputs: Sequence[str | Path] = ()) -> float:
     """Export a ``Recognizer`` or a fp32 ``FastRecognizer`` to ONNX at ``out`` (see the module doc);
     returns the largest |ONNX Runtime - PyTorch| logit difference, which must be within ``ATOL``
-    for the file to be written."""
+    for the file to be written. It replaces only the zoo's own export, never one of ``inputs``, and
+    says so before the export starts."""
     from zoo.data.transforms import Preprocess
 
     network, plain = onnx_network(model)
     config = plain.config
     metadata = {"name": config.name, "charset": config.charset, "spec": json.dumps(model_spec(plain)),
                 "preprocess": json.dumps(Preprocess.from_config(config).as_dict())}
-    with atomic_path(out) as tmp:
+    with atomic_path(out, replaces_own(is_zoo_export, inputs)) as tmp:
         program = dynamo_export(network, example_input(plain), {0: "batch", 3: "width"}, "images", "logits")
         program.model.metadata_props.update(metadata)
         program.model.doc_string = "; ".join(f"{key}: {what}" for key, what in METADATA.items())

@@ -1,5 +1,6 @@
 """Atomic file output: a reader never sees a half-written file or database, and a writer replaces
-only what it recognises as its own output."""
+only what its ``check_replaceable`` accepts (``zoo.outputs``: what the zoo recognises as its own);
+and reading the text files a user gives."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +9,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 
 def replaces_files_only(target: Path) -> None:
@@ -59,8 +60,12 @@ def _make_folder(target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         blocker = next(p for p in (target.parent, *target.parent.parents) if p.exists() and not p.is_dir())
-        raise NotADirectoryError(f"{blocker} is a file, not a folder, so {target} cannot be written there; give an "
-                                 f"output folder that is a folder or does not exist yet") from None
+        raise NotADirectoryError(_blocked(blocker, target)) from None
+
+
+def _blocked(blocker: Path, target: Path) -> str:
+    cannot = "" if blocker == target else f", so {target} cannot be written there"
+    return f"{blocker} is a file, not a folder{cannot}; give an output folder that is a folder or does not exist yet"
 
 
 def _check_writable(target: Path, tmp: Path) -> None:
@@ -70,7 +75,7 @@ def _check_writable(target: Path, tmp: Path) -> None:
         tmp.touch()
         tmp.unlink()
     except OSError as err:
-        raise OSError(f"{target}: cannot write in {target.parent} ({err.strerror}); choose another output path") from None
+        raise OSError(f"{target}: cannot write in {tmp.parent} ({err.strerror}); choose another output path") from None
 
 
 def _umask() -> int:
@@ -112,61 +117,47 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def refuse_input_as_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike], flag: str = "--out") -> None:
-    """Raise when writing ``out`` would replace one of ``inputs`` (``out`` is an input or holds one):
-    an output replaces its target, and must never destroy what it is being made from."""
-    out = Path(out).resolve()
-    for path in inputs:
-        resolved = Path(path).resolve()
-        if resolved == out or out in resolved.parents:
-            relation = "is" if resolved == out else "holds"
-            raise ValueError(f"{flag} {out} {relation} the input {path}: writing it would destroy what is being "
-                             f"read; choose an {flag} outside the inputs")
-
-
 def read_utf8(path: str | os.PathLike, what: str = "") -> str:
     """The text of a UTF-8 file without a byte-order mark (some editors write one); bytes that are not
     UTF-8 are an error naming the file, the line and the bytes, instead of only a codec's position."""
+    named = f"{what} {path}" if what else str(path)
+    if Path(path).is_dir():  # named, not errno 21
+        raise IsADirectoryError(f"{named} is a folder, not a text file; name the file itself, or move the folder away")
     raw = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[:err.start].count(b"\n") + 1
-        raise ValueError(f"{what + ' ' if what else ''}{path} line {line}: not UTF-8 ({err.reason}: "
+        raise ValueError(f"{named} line {line}: not UTF-8 ({err.reason}: "
                          f"{raw[max(err.start - 10, 0):err.start + 10]!r}); save the file as UTF-8") from None
 
 
-def refuse_foreign_file(out: str | os.PathLike, ours: Callable[[Path], bool], flag: str = "--out") -> None:
-    """Raise when ``out`` exists and is not something the zoo wrote (``ours`` tells): an output may
-    replace the zoo's own earlier output, never a user's file or folder."""
-    out = Path(out)
-    if out.is_dir():
-        raise IsADirectoryError(f"{flag} {out} is a folder; give a file path")
-    if out.exists() and not ours(out):
-        raise FileExistsError(f"{flag} {out} exists and was not written by the zoo; writing would replace it: "
-                              f"remove it yourself or choose another {flag}")
+def read_lines(path: str | os.PathLike, what: str = "") -> list[str]:
+    """The lines of a UTF-8 text file (``read_utf8``), split at \\n, \\r\\n or \\r only: ``str.splitlines``
+    would also split at form feeds and Unicode line separators, which a label may hold."""
+    lines = re.split(r"\r\n|\r|\n", read_utf8(path, what))
+    return lines[:-1] if lines[-1] == "" else lines  # a final line end ends the last line, it starts none
 
 
-ZOO_PNG = ("Software", "grcnn-zoo")  # the text chunk of every PNG the zoo draws: what it may replace
+def listed_image(folder: Path, name: str, where: str) -> Path:
+    """``folder / name`` for an image an annotation lists by ``name``; refused when ``name`` is absolute
+    or climbs out with '..': a data set's list reads files inside its folder, never the rest of the
+    machine (a downloaded gt.txt naming ../../.ssh/id_rsa)."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"{where}: the image path {name!r} leads outside {folder}; list the images by paths "
+                         f"relative to that folder and inside it")
+    return folder / relative
 
 
-def png_info():
-    """PNG metadata that marks a figure as the zoo's (``refuse_foreign_file(out, is_zoo_png)``)."""
-    from PIL.PngImagePlugin import PngInfo
-
-    info = PngInfo()
-    info.add_text(*ZOO_PNG)
-    return info
-
-
-def is_zoo_png(path: Path) -> bool:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return image.format == "PNG" and image.text.get(ZOO_PNG[0]) == ZOO_PNG[1]
-    except (UnidentifiedImageError, OSError):
-        return False
+def check_folder_takes_files(folder: str | os.PathLike) -> None:
+    """Raise now, before a long job, when nothing could be written in ``folder`` at its end: it or a
+    folder above it is a file, or the nearest folder that exists takes no file. Leaves nothing behind."""
+    folder = Path(folder)
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(_blocked(existing, folder))
+    _check_writable(folder, existing / f".tmp-{os.getpid()}-probe")
 
 
 @contextlib.contextmanager

@@ -1,5 +1,9 @@
 """Reading words from images with a trained model (``model.read``, ``zoo predict``).
 
+``Reader`` is the ``Recognizer`` with ``read``: what ``zoo.create_model`` and ``zoo.factory.load_model``
+build. The method lives here, not on the network in ``zoo.models``, because reading needs the data
+and decoding layers (preprocessing, charsets, lexicon decoding), which sit above the models.
+
 Each image is one cropped word. The lexicon-free reading is the greedy (best path) or prefix-beam
 output; with a lexicon, the reading is also the lexicon word of highest CTC likelihood, scored
 exactly (``zoo.decode.lexicon``), with its probability.
@@ -18,6 +22,7 @@ from zoo.data.charset import Charset
 from zoo.decode.ctc import char_confidences
 from zoo.evaluate import Sample, decode_free, decode_shared, model_log_probs
 from zoo.fileio import read_utf8
+from zoo.models.recognizer import Recognizer
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -46,7 +51,8 @@ def image_files(inputs: Sequence[str | Path]) -> list[Path]:
     files, problems = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            # a subfolder named like an image (photos.png/) is no image
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
             if not found:
                 problems.append(f"{item}: a folder with no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             files += found
@@ -136,6 +142,16 @@ def read_words(model, images, lexicon: Sequence[str] | str | Path | None = None,
         for reading, word, score in zip(readings, chosen.words, chosen.scores):
             reading.word, reading.word_probability = word, math.exp(score)
     return readings[0] if single else readings
+
+
+class Reader(Recognizer):
+    """A ``Recognizer`` that reads the word in an image (the one ``zoo.create_model`` builds)."""
+
+    def read(self, images, lexicon=None, decoder: str = "greedy", beam_width: int = 10, batch_size: int = 64):
+        """Read the word in each image: ``read_words`` (paths, PIL images or numpy arrays; one image
+        gives one ``Reading``, a list a list), with its probability and per-character confidences;
+        ``lexicon`` (words, or a file of one word per line) adds the most likely word."""
+        return read_words(self, images, lexicon, decoder, beam_width, batch_size)
 
 
 def _confidences(log_probs, text: str, charset: str) -> list[float]:

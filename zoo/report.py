@@ -10,7 +10,7 @@ import json
 import platform
 import subprocess
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -22,7 +22,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.table import Table
 from rich.text import Text
 
-from zoo.fileio import atomic_path
+from zoo.fileio import atomic_path, check_folder_takes_files
+from zoo.outputs import is_zoo_table, refuse_now, refuse_writing_into_input, replaces_own
 
 
 
@@ -135,10 +136,22 @@ def html_table(rows: list[dict]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+TABLE_FORMATS = ("md", "csv", "json")  # the JSON last: entered last, it is renamed into place first
+REPLACES_TABLES = replaces_own(is_zoo_table)  # a table replaces only a table the zoo wrote
+
+
+def table_paths(out_dir: str | Path, stem: str) -> dict[str, Path]:
+    return {ext: Path(out_dir) / f"{stem}.{ext}" for ext in TABLE_FORMATS}
+
+
 def write_table(rows: Sequence[dict], out_dir: str | Path, stem: str, title: str | None = None,
                 columns: Sequence[str] | None = None, meta: dict | None = None) -> dict[str, Path]:
-    """Write ``rows`` as ``stem.md``, ``stem.csv`` and ``stem.json`` (with ``meta`` and provenance)."""
-    out_dir = Path(out_dir)
+    """Write ``rows`` as ``stem.md``, ``stem.csv`` and ``stem.json`` (with ``meta`` and provenance).
+
+    They replace only a table the zoo wrote (``zoo.outputs.is_zoo_table``: the three are the zoo's
+    when the JSON is), all three checked before any is written. The JSON is renamed into place
+    first, so a write stopped between the renames leaves the Markdown and CSV beside a JSON that
+    still marks them as the zoo's."""
     columns = list(columns or (rows[0].keys() if rows else []))
     meta = {**provenance(), **(meta or {})}
     md = (f"# {title}\n\n" if title else "") + markdown_table(rows, columns)
@@ -148,10 +161,24 @@ def write_table(rows: Sequence[dict], out_dir: str | Path, stem: str, title: str
     writer.writeheader()
     writer.writerows(rows)
     payload = {"title": title, "meta": meta, "rows": list(rows)}
-    paths = {}
-    for ext, text in (("md", md), ("csv", buf.getvalue()), ("json", json.dumps(payload, indent=2, default=str))):
-        paths[ext] = write_text(out_dir / f"{stem}.{ext}", text)
+    texts = {"md": md, "csv": buf.getvalue(), "json": json.dumps(payload, indent=2, default=str)}
+    paths = table_paths(out_dir, stem)
+    with ExitStack() as stack:  # each atomic_path checks its target on entering: all before any write
+        temporaries = {ext: stack.enter_context(atomic_path(path, REPLACES_TABLES)) for ext, path in paths.items()}
+        for ext, tmp in temporaries.items():
+            tmp.write_text(texts[ext], encoding="utf-8")
     return paths
+
+
+def refuse_tables(out_dir: str | Path, stems: Sequence[str], inputs: Sequence[str | Path] = ()) -> None:
+    """Raise now, before a long job, where writing its tables ``stems`` into ``out_dir`` at the end
+    would fail: ``out_dir`` is or is inside one of ``inputs``, takes no file, or holds one of those
+    tables that the zoo did not write."""
+    refuse_writing_into_input(out_dir, inputs)
+    check_folder_takes_files(out_dir)
+    for stem in stems:
+        for path in table_paths(out_dir, stem).values():
+            refuse_now(path, REPLACES_TABLES)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -179,7 +206,7 @@ def git_commit(cwd: str | Path | None = None) -> str:
 def provenance() -> dict[str, Any]:
     import torch
 
-    from zoo import __version__
+    from zoo.version import __version__
     # str(): torch.__version__ is a TorchVersion, and checkpoints that record this hold plain data only
     return {
         "zoo_version": __version__, "commit": git_commit(), "torch": str(torch.__version__),

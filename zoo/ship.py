@@ -12,10 +12,12 @@ from pathlib import Path
 
 import yaml
 
-from zoo.checkpoint import REGISTRY_DIR, checkpoint_model, load_model, read_checkpoint, save_weights
+from zoo.checkpoint import REGISTRY_DIR, read_checkpoint, save_weights
+from zoo.factory import checkpoint_model, load_model
 from zoo.fileio import atomic_path
 from zoo.models.profile import count_parameters
 from zoo.report import provenance
+from zoo.train.run_folder import BEST, LAST
 
 MAX_MEGABYTES = 20  # the registry's limit per shipped file
 
@@ -34,7 +36,7 @@ def ship(checkpoint: str | Path, name: str, benchmarks: str = "all", registry: s
     ckpt = read_checkpoint(checkpoint)
     if "recipe" not in ckpt or "train" not in ckpt:
         raise ValueError(f"{checkpoint}: not a training checkpoint of `zoo train` (no recipe or train state); "
-                         f"ship best.pt or last.pt from a run directory")
+                         f"ship {BEST} or {LAST} from a run directory")
     trained = checkpoint_model(ckpt, checkpoint)
     if trained.config.name != name:  # loaded by name, a grcnn file called rcnn would report GRCNN as RCNN
         raise ValueError(f"--name {name}: {checkpoint} holds a {trained.config.name} model; ship it as "

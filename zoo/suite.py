@@ -127,7 +127,7 @@ def _weighted(accuracy: dict, images: dict, titles: list[str]) -> float | None:
 
 def reference_rows() -> dict[str, dict]:
     """The papers' own numbers (ModelConfig.reported of crnn_vgg and grcnn), then REFERENCE_ROWS."""
-    from zoo.registry import get_config
+    from zoo.factory import get_config
 
     papers = {get_config(m).paper: get_config(m).reported for m in ("crnn_vgg", "grcnn")}
     return {**papers, **REFERENCE_ROWS}

@@ -114,3 +114,24 @@ def test_bad_text_files_are_errors_naming_the_file_and_line(tmp_path):
     (tmp_path / "gt.txt").write_text("\n")
     with pytest.raises(ValueError, match="lists no image"):
         load_benchmark(tmp_path)
+
+
+def test_a_gt_path_outside_the_benchmark_folder_is_refused_naming_the_file_line_and_path(tmp_path):
+    # before: the image beside the folder (or anywhere, by an absolute path) was read as a benchmark image
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    Image.new("RGB", (40, 16), "white").save(bench / "a.png")
+    Image.new("RGB", (40, 16), "white").save(tmp_path / "secret.png")
+    for name in ("../secret.png", str(tmp_path / "secret.png")):
+        (bench / "gt.txt").write_text(f"a.png\tok\n{name}\tword\n")
+        with pytest.raises(ValueError, match=rf"gt.txt line 2: the image path '{name}' leads outside {bench}"):
+            load_benchmark(bench)
+
+
+def test_a_lexicon_file_that_is_a_folder_is_named(tmp_path):
+    # before: [Errno 21] Is a directory: '.../lexicon_50.txt'
+    Image.new("RGB", (40, 16), "white").save(tmp_path / "a.png")
+    (tmp_path / "gt.txt").write_text("a.png\tok\n")
+    (tmp_path / "lexicon_50.txt").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"lexicon .*lexicon_50.txt is a folder, not a text file"):
+        load_benchmark(tmp_path)

@@ -1,7 +1,8 @@
 import pytest
 
+from zoo.alphabets import ALPHANUMERIC_36
 from zoo.data.charset import ALPHANUMERIC_62, PRINTABLE_94, Charset, read_charset_lines
-from zoo.registry import ALPHANUMERIC_36, get_config
+from zoo.factory import get_config
 
 
 def test_named_charsets_sizes_and_case():

@@ -77,3 +77,12 @@ def test_show_and_verify_never_write_into_the_data_set_or_over_a_users_file(brok
     first = ours.read_bytes()
     assert main(["data", "show", str(broken_lmdb), "-n", "2", "--out", str(ours)]) == 0  # its own grid: replaced
     assert ours.read_bytes() != first
+
+
+def test_verify_writes_its_report_beside_the_data_set_never_inside_it(broken_lmdb, tmp_path, capsys):
+    # before: --out X.lmdb/reports wrote into the database folder, and --out holding X.lmdb was refused
+    assert main(["data", "verify", str(broken_lmdb), "--out", str(Path(broken_lmdb) / "reports")]) == 1
+    assert "is inside the input" in capsys.readouterr().err
+    assert sorted(p.name for p in Path(broken_lmdb).iterdir()) == ["data.mdb", "lock.mdb"]
+    assert main(["data", "verify", str(broken_lmdb), "--out", str(Path(broken_lmdb).parent)]) == 0
+    assert (Path(broken_lmdb).parent / "verify.json").is_file()

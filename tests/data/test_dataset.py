@@ -6,7 +6,7 @@ from zoo.data.charset import Charset
 from zoo.data.dataset import CtcCollate, LmdbDataset, frame_table
 from zoo.data.lmdb import LmdbWriter
 from zoo.data.transforms import Preprocess
-from zoo.registry import create_model, get_config
+from zoo.factory import create_model, get_config
 
 
 def test_label_policy_drop_counts_every_reason(broken_lmdb):

@@ -5,7 +5,7 @@ from zoo.data.dataset import CtcCollate, LmdbDataset
 from zoo.data.importers import import_dataset
 from zoo.data.lmdb import LmdbReader
 from zoo.data.transforms import Preprocess
-from zoo.registry import get_config
+from zoo.factory import get_config
 
 
 def _images(folder, names, word_image):
@@ -107,3 +107,18 @@ def test_ic03_round_trip_with_lexicons(ic03_dir, tmp_path):
     assert batch.images.shape == (12, 1, 32, 100)
     assert batch.labels == [w.lower() for w in words]
     assert cs.decode(batch.targets[: batch.target_lengths[0]].tolist()) == words[0].lower()
+
+
+def test_a_list_naming_images_outside_its_folder_is_refused(tmp_path, word_image):
+    # before: ../ and absolute paths were read into the database from anywhere on the machine
+    src = tmp_path / "gt"
+    _images(src, ["a.jpg"], word_image)
+    _images(tmp_path, ["secret.jpg"], word_image)
+    (src / "gt.txt").write_text("a.jpg\tHello\n../secret.jpg\tWorld\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"gt.txt:2: the image path '../secret.jpg' leads outside"):
+        import_dataset(src, tmp_path / "out.lmdb")
+    listing = src / "list.txt"
+    listing.write_text(f"{tmp_path / 'secret.jpg'} World\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"list.txt:1: the image path '/.*secret.jpg' leads outside"):
+        import_dataset(listing, tmp_path / "out.lmdb")
+    assert not (tmp_path / "out.lmdb").exists()

@@ -122,3 +122,13 @@ def test_an_lmdb_drawn_with_other_fonts_than_this_machine_has_now_is_said_when_r
     assert "rendering it again with the same seed here gives other images" in " ".join(capsys.readouterr().err.split())
     assert (tmp_path / "pip.lmdb" / "data.mdb").read_bytes() == before  # used as it was rendered, not redrawn
     assert font_set_change(tmp_path / "nowhere", alnum) is None  # data from elsewhere (no synth.json): nothing known
+
+
+def test_a_backgrounds_subfolder_named_like_an_image_is_searched_not_opened(tmp_path):
+    # before: [Errno 21] Is a directory: '.../x.png'
+    from zoo.data.synth.backgrounds import CropPool
+
+    (tmp_path / "x.png").mkdir()
+    Image.new("RGB", (64, 32), "green").save(tmp_path / "x.png" / "inside.png")
+    Image.new("RGB", (64, 32), "blue").save(tmp_path / "top.jpg")
+    assert len(CropPool(0, tmp_path).images) == 2

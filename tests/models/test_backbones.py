@@ -84,8 +84,8 @@ def test_densenet_is_sized_like_grcnn(models):
 
 
 def test_weight_sharing_is_an_option_of_one_implementation():
-    unshared = zoo.create_model("grcnn", iterations=3, share_weights=False)
-    shared = zoo.create_model("grcnn", iterations=3, share_weights=True)
+    unshared = zoo.create_model("grcnn", recurrent_steps=3, share_weights=False)
+    shared = zoo.create_model("grcnn", recurrent_steps=3, share_weights=True)
     grcl = unshared.backbone.features[7]  # GRCL(128 -> 256)
     per_iteration = 256 * 256 * 9 + 256 * 256  # w_r (3x3) + w_gr (1x1)
     assert count_parameters(unshared.backbone) - count_parameters(shared.backbone) == \

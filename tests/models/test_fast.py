@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from zoo.bench import find_reference
+from zoo.factory import create_model, list_models
 from zoo.models.fast import FastRecognizer
-from zoo.registry import create_model, list_models
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import zoo
-from zoo.models.geometry import Geometry, receptive_field_table
+from zoo.models.geometry import POINTWISE, Geometry, layer_geometry, receptive_field_table
+from zoo.models.recognizer import Backbone, Recognizer
 
 
 def measured_receptive_field(backbone, width: int) -> tuple[int, int]:
@@ -43,13 +44,13 @@ def test_hand_computed_fields():
 
 
 @pytest.mark.parametrize("name", ["rcnn", "grcnn"])
-def test_field_grows_with_iterations(name):
+def test_field_grows_with_recurrent_steps(name):
     fields = []
-    for iterations in (1, 2, 3):
-        backbone = zoo.create_model(name, iterations=iterations, hidden_size=8).backbone
+    for steps in (1, 2, 3):
+        backbone = zoo.create_model(name, recurrent_steps=steps, hidden_size=8).backbone
         fields.append(measured_receptive_field(backbone, width_for(backbone.receptive_field))[0])
         assert fields[-1] == backbone.receptive_field
-    assert fields == [58, 78, 98]  # each iteration adds a 3x3 conv at 3 scales: 2 * (2 + 4 + 4)
+    assert fields == [58, 78, 98]  # each step adds a 3x3 conv at 3 scales: 2 * (2 + 4 + 4)
 
 
 def test_geometry_output_size_formula():
@@ -60,3 +61,30 @@ def test_geometry_output_size_formula():
                                                       torch.nn.MaxPool2d(2, 2)), width=10)
     assert [(r["layer"], r["receptive_field"], r["jump"], r["out_width"]) for r in table] == \
         [("0", 3, 1, 10), ("2", 4, 2, 5)]
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_layer_of_every_model_is_one_the_geometry_knows(name):
+    """A layer of a type the geometry does not know raises (below), so building each model and
+    walking its layers is the check; the field of each layer is its own, nothing skipped by default."""
+    features = zoo.create_model(name, hidden_size=8).backbone.features
+    for layer in features:
+        if layer_geometry(layer) is None:
+            assert isinstance(layer, POINTWISE) or hasattr(layer, "geometry"), type(layer).__name__
+
+
+class _PaddedBackbone(Backbone):
+    """A layer that widens the line, of a type the geometry cannot read (ZeroPad2d)."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ZeroPad2d((4, 4, 0, 0)),
+                                            torch.nn.MaxPool2d((32, 4), (32, 4)))
+
+
+def test_a_layer_the_geometry_does_not_know_is_an_error_naming_its_type():
+    with pytest.raises(TypeError, match=r"does not know the layer type ZeroPad2d: give it a geometry\(\) method.*"
+                                        r"known pointwise types: BatchNorm2d, "):
+        Recognizer(_PaddedBackbone(), 37, zoo.get_config("crnn_vgg"))
+    with pytest.raises(TypeError, match="ZeroPad2d"):
+        _PaddedBackbone().receptive_field

@@ -22,7 +22,7 @@ def conv(x, weight, bias=None):
 @pytest.mark.parametrize("share", [False, True])
 def test_grcl_matches_its_equations(share, randomised):
     torch.manual_seed(1)
-    layer = randomised(GRCL(2, 3, iterations=T, share_weights=share))
+    layer = randomised(GRCL(2, 3, recurrent_steps=T, share_weights=share))
     u = torch.randn(2, 2, 5, 7)
     w = dict(layer.named_parameters())
     b = dict(layer.named_modules())
@@ -57,7 +57,7 @@ def lrn(x, size, alpha=1e-3, beta=0.75):
 @pytest.mark.parametrize("share", [True, False])
 def test_rcl_matches_its_equations(share):
     torch.manual_seed(2)
-    layer = RCL(3, 16, iterations=T, share_weights=share).eval()
+    layer = RCL(3, 16, recurrent_steps=T, share_weights=share).eval()
     u = torch.randn(2, 3, 5, 6) * 3  # large activations, so the LRN is far from identity
     w = dict(layer.named_parameters())
     size = 16 // 8 + 1
@@ -71,23 +71,23 @@ def test_rcl_matches_its_equations(share):
     assert (x - torch.relu(ff + conv(x, w["rec_conv.0.weight"]))).abs().max() > 1e-3  # LRN did act
 
 
-def test_zero_iterations_is_the_feedforward_layer(randomised):
-    layer = randomised(GRCL(2, 3, iterations=0, share_weights=False))
+def test_zero_recurrent_steps_is_the_feedforward_layer(randomised):
+    layer = randomised(GRCL(2, 3, recurrent_steps=0, share_weights=False))
     u = torch.randn(1, 2, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(layer(u), torch.relu(bn(conv(u, layer.ff_conv.weight), layer.ff_bn)))
 
 
 def test_gates_are_recorded_per_iteration_when_asked():
-    layer = GRCL(2, 3, iterations=T, share_weights=False).eval()
+    layer = GRCL(2, 3, recurrent_steps=T, share_weights=False).eval()
     layer.recorded = []
     layer(torch.randn(1, 2, 4, 6))
     assert len(layer.recorded) == T and layer.recorded[0].shape == (1, 3, 4, 6)
     assert all(((g > 0) & (g < 1)).all() for g in layer.recorded)
 
 
-@pytest.mark.parametrize("make", [lambda: GRCL(2, 3, iterations=T, share_weights=True),
-                                  lambda: RCL(2, 3, iterations=T)])
+@pytest.mark.parametrize("make", [lambda: GRCL(2, 3, recurrent_steps=T, share_weights=True),
+                                  lambda: RCL(2, 3, recurrent_steps=T)])
 def test_unsharing_copies_each_recurrent_module_per_step_and_keeps_the_function(make, randomised):
     layer = randomised(make())
     u = torch.randn(2, 2, 5, 7)

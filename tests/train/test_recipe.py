@@ -27,8 +27,8 @@ def test_crnn_keeps_its_papers_adadelta_rho():
 
 
 def test_overrides_are_typed_yaml_values(tiny_recipe):
-    r = load_recipe(tiny_recipe, ["train.lr=0.5", "model.options.iterations=2", "data.augment=true"])
-    assert r.train.lr == 0.5 and r.model.options == {"iterations": 2, "hidden_size": 32} and r.data.augment is True
+    r = load_recipe(tiny_recipe, ["train.lr=0.5", "model.options.recurrent_steps=2", "data.augment=true"])
+    assert r.train.lr == 0.5 and r.model.options == {"recurrent_steps": 2, "hidden_size": 32} and r.data.augment is True
     assert load_recipe(tiny_recipe, ["model.options={share_weights: true}"]).model.options == {"share_weights": True}
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.checkpoint import load_model
 from zoo.cli import main
+from zoo.factory import load_model
 from zoo.train.recipe import RecipeError, load_recipe
 from zoo.train.trainer import Trainer, load_initial_weights, train
 
@@ -33,7 +33,7 @@ def test_a_run_writes_its_checkpoints_log_curves_and_recipe(tiny_recipe, tmp_pat
     assert set(ckpt) >= {"model_spec", "state_dict", "train", "recipe", "preprocess", "charset", "provenance"}
     assert set(ckpt["train"]) == {"model", "ema", "optimizer", "scheduler", "rng", "state"}
     assert ckpt["train"]["state"]["step"] == 6 and ckpt["charset"] == "0123456789abcdefghijklmnopqrstuvwxyz"
-    assert ckpt["preprocess"]["width"] == 100 and ckpt["recipe"]["model"]["options"]["iterations"] == 1
+    assert ckpt["preprocess"]["width"] == 100 and ckpt["recipe"]["model"]["options"]["recurrent_steps"] == 1
     model = load_model(run / "best.pt")
     assert model.config.options["hidden_size"] == 32 and model(torch.zeros(1, 1, 32, 100)).shape == (1, 26, 37)
 
@@ -218,8 +218,8 @@ def test_a_checkpoint_of_the_previous_format_still_resumes_exactly(tiny_recipe, 
 
 def test_resume_with_a_changed_recipe_is_refused_unless_allowed(tiny_recipe, tmp_path, capsys):
     train(load_recipe(tiny_recipe, ["train.iterations=2"]))
-    changed = load_recipe(tiny_recipe, ["train.iterations=2", "train.batch_size=16", "model.options.iterations=2"])
-    with pytest.raises(RecipeError, match=r"--resume: the recipe differs .*\(model.options.iterations: 1 -> 2; "
+    changed = load_recipe(tiny_recipe, ["train.iterations=2", "train.batch_size=16", "model.options.recurrent_steps=2"])
+    with pytest.raises(RecipeError, match=r"--resume: the recipe differs .*\(model.options.recurrent_steps: 1 -> 2; "
                                           r"train.batch_size: 8 -> 16\).*--allow-recipe-change"):
         Trainer(changed, resume=True)
     batch = load_recipe(tiny_recipe, ["train.iterations=3", "train.batch_size=16"])

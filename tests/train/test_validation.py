@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
+from zoo.alphabets import ALPHANUMERIC_36
 from zoo.data.transforms import Preprocess
-from zoo.registry import ALPHANUMERIC_36, ModelConfig
+from zoo.registry import ModelConfig
 from zoo.train.recipe import RecipeError, load_recipe
 from zoo.train.trainer import Trainer
 from zoo.train.validation import RealWords, refuse_as_training

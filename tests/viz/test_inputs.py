@@ -22,7 +22,7 @@ def test_checkpoints_and_untrained_models_say_where_their_weights_come_from(tmp_
 
 
 def test_a_name_means_its_shipped_weights_unless_untrained_is_asked_for():
-    from zoo.checkpoint import load_model
+    from zoo.factory import load_model
 
     [shipped] = load_subjects(["crnn_vgg"], [])  # as `zoo eval crnn_vgg` and `zoo predict --model crnn_vgg`
     assert shipped.trained and shipped.weights.startswith("shipped: ") and shipped.weights.endswith("crnn_vgg.safetensors")

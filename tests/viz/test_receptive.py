@@ -22,7 +22,7 @@ def test_theoretical_field_matches_a_hand_computation():
     grcl = (3 + 5 * 2, 1)  # feed-forward 3x3, then T=5 recurrent 3x3 convolutions
     grcnn = [conv, halve, grcl, halve, grcl, keep, grcl, keep, collapse]
     assert field_by_hand(crnn) == 54 == create_model("crnn_vgg").backbone.receptive_field
-    assert field_by_hand(grcnn) == 138 == create_model("grcnn", iterations=5).backbone.receptive_field
+    assert field_by_hand(grcnn) == 138 == create_model("grcnn", recurrent_steps=5).backbone.receptive_field
 
 
 def test_nominal_centres_are_one_stride_apart_and_symmetric():

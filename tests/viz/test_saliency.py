@@ -65,7 +65,7 @@ def test_unknown_saliency_method_is_named():
 
 
 def test_gate_maps_are_grcl_gates_per_iteration_and_recording_is_switched_off():
-    model = create_model("grcnn", iterations=2).eval()
+    model = create_model("grcnn", recurrent_steps=2).eval()
     layer = model.backbone.features[3]
     captured = {}
     layer.register_forward_hook(lambda m, args, out: captured.setdefault("u", args[0]))
@@ -78,7 +78,7 @@ def test_gate_maps_are_grcl_gates_per_iteration_and_recording_is_switched_off():
         gate = torch.sigmoid(layer.gate_ff_bn(layer.gate_ff_conv(u)) + layer.gate_rec_bn[0](layer.gate_rec_conv[0](x0)))
     torch.testing.assert_close(maps["backbone.features.3"][0], gate[0].mean(0))
     assert all(m.recorded is None for m in model.modules() if hasattr(m, "recorded"))
-    assert gate_maps(create_model("rcnn", iterations=1).eval(), torch.randn(1, 32, 100)) == {}
+    assert gate_maps(create_model("rcnn", recurrent_steps=1).eval(), torch.randn(1, 32, 100)) == {}
 
 
 def test_the_saliency_grid_column_titles_never_overlap():

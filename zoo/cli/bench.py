@@ -45,7 +45,7 @@ def parse_batches(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from zoo import bench
-    from zoo.registry import list_models
+    from zoo.factory import list_models
     from zoo.report import console, note, rich_table, write_table
 
     names = args.models or list_models()

@@ -70,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--seed", type=int, help="draw samples at random with this seed (default: the first n)")
     show.add_argument("--out", metavar="PNG", help="default: <lmdb>-samples.png beside the database")
     show.set_defaults(func=run_show)
+    _register_synth(verbs)
+    _register_fonts(verbs)
+
+
+def _register_synth(verbs: argparse._SubParsersAction) -> None:
+    from zoo.cli import HelpFormatter, at_least
 
     syn = verbs.add_parser("synth", formatter_class=HelpFormatter, help="render a synthetic word LMDB",
                            description="Render MJSynth-like word images (English words, digit strings, random "
@@ -92,7 +98,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      "sign words; loose crops with neighbouring letters, photographs, uneven light, low "
                      "resolution, motion blur; see docs/data.md)")
     syn.set_defaults(func=run_synth)
-    _register_fonts(verbs)
 
 
 def _register_fonts(verbs: argparse._SubParsersAction) -> None:
@@ -122,12 +127,11 @@ def run_import(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from zoo.data.charset import Charset
     from zoo.data.lmdb import verify_lmdb
-    from zoo.fileio import refuse_input_as_output
-    from zoo.registry import create_model
-    from zoo.report import console, progress, rich_table, write_table
+    from zoo.factory import create_model
+    from zoo.report import console, progress, refuse_tables, rich_table, write_table
 
-    if args.out:  # the report never goes into the data set it checks
-        refuse_input_as_output(args.out, [args.lmdb])
+    if args.out:  # refused now, not after the scan: never into the data set it checks, nor over a user's table
+        refuse_tables(args.out, ["verify"], inputs=[args.lmdb])
     charset = Charset.resolve(args.charset) if args.charset else None
     frames = create_model(args.model).num_frames(args.max_width) if args.max_width else None
     if frames is not None and charset is None:
@@ -181,6 +185,7 @@ def run_fonts(args: argparse.Namespace) -> int:
 
     from zoo.data.synth import fonts as F
     from zoo.data.synth.font_filter import font_sheet, judge_fonts
+    from zoo.outputs import save_png
     from zoo.report import console, progress, rich_table, write_table
 
     if args.install:
@@ -204,7 +209,7 @@ def run_fonts(args: argparse.Namespace) -> int:
         write_table(rows, args.out, "fonts", "fonts and the filter's verdicts",
                     meta={**summary, **timing, "rejected": rejected, "accepted_font_set": accepted_set})
         sheet = Path(args.out) / "fonts.png"
-        font_sheet(fonts, verdicts).save(sheet)
+        save_png(font_sheet(fonts, verdicts), sheet)
         console.print(f"wrote {Path(args.out) / 'fonts.md'} (.csv, .json) and {sheet}")
     return 0
 

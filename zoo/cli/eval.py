@@ -110,7 +110,7 @@ def load_recipe(path: str) -> dict:
 
 
 def load(spec: str, options: dict):
-    from zoo.checkpoint import load_model
+    from zoo.factory import load_model
 
     model = load_model(spec, untrained=bool(options["untrained"]), seed=options["seed"])
     if options["precision"] == "bf16":
@@ -129,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = resolve_options(args)
     items = resolve_benchmarks(options["benchmark"], data_root(args.data_root), options["protocol"])
+    if args.out:  # refused now, not after the whole evaluation
+        _refuse_outputs(args.out, options["model"], items)
     settings = [s.strip().lower() for s in options["lexicon"].split(",") if s.strip()] if options["lexicon"] else None
     loaded = load_suite(items, settings, args.limit or 0, args.allow_missing)
     models = {spec: load(spec, options) for spec in options["model"]}
@@ -180,12 +182,28 @@ def _print_details(result) -> None:
         note(f"... and {len(result.problems) - 10} more (all in eval.json with --out)")
 
 
+def _folder(out: str, model: str, item) -> Path:
+    """Where a model's tables on one benchmark go."""
+    return Path(out) / _safe(model) / _safe(item.spec.name if item.spec else item.path.name)
+
+
+def _refuse_outputs(out: str, models: list[str], items) -> None:
+    """Every table ``_write`` will write, checked as it will be: a file given as --out, a folder that
+    takes no file or a table the zoo did not write is an error before any model runs."""
+    from zoo.report import refuse_tables
+
+    refuse_tables(out, ["suite"])
+    for model in models:
+        for item in items:
+            refuse_tables(_folder(out, model, item), ["eval", "by_length", "confusions"])
+
+
 def _write(results, combined: list[dict], title: str, options: dict, out: str) -> None:
     from zoo.report import note, write_table, write_text
 
     for r in results:
         ev = r.evaluation
-        folder = Path(out) / _safe(r.model) / _safe(r.item.spec.name if r.item.spec else r.item.path.name)
+        folder = _folder(out, r.model, r.item)
         meta = {"model": r.model, "untrained": bool(options["untrained"]), "benchmark": str(r.item.path),
                 "suite name": r.item.spec.name if r.item.spec else None, "protocol": ev.protocol.label,
                 "protocol description": ev.protocol.description, "settings": [row["lexicon"] for row in ev.rows],

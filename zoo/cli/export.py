@@ -36,20 +36,18 @@ def export_format(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from zoo.checkpoint import load_model
-    from zoo.export import CHECK_BATCH, CHECK_WIDTH, export, export_onnx, is_zoo_export
-    from zoo.fileio import refuse_foreign_file, refuse_input_as_output
+    from zoo.export import CHECK_BATCH, CHECK_WIDTH, export, export_onnx
+    from zoo.factory import load_model
     from zoo.report import note
 
     out = args.out or default_out(args.model, args.format)
-    # never over the model being exported (a checkpoint's training state) nor over a user's file
-    refuse_input_as_output(out, [args.model] if Path(args.model).exists() else [])
-    refuse_foreign_file(out, is_zoo_export)
+    # never over the model being exported (a checkpoint's training state); the export refuses a user's file
+    inputs = [args.model] if Path(args.model).exists() else []
     model = load_model(args.model)
     if args.format != "onnx":
-        note(f"wrote {export(model, args.format, out)}", label="")
+        note(f"wrote {export(model, args.format, out, inputs)}", label="")
         return 0
-    difference = export_onnx(model, out)
+    difference = export_onnx(model, out, inputs)
     note(f"wrote {out} (ONNX Runtime against PyTorch at batch {CHECK_BATCH}, width {CHECK_WIDTH}: max abs logit "
          f"diff {difference:.1e})", label="")
     return 0
@@ -64,6 +62,10 @@ def default_out(spec: str, fmt: str):
     from zoo.export import SUFFIX
 
     path = Path(spec)
-    if path.is_file() and path.resolve().parent != REGISTRY_DIR.resolve():
-        return path.with_suffix(SUFFIX[fmt])
-    return Path("runs/export") / f"{path.stem}{SUFFIX[fmt]}"
+    if not path.is_file() or path.resolve().parent == REGISTRY_DIR.resolve():
+        return Path("runs/export") / f"{path.stem}{SUFFIX[fmt]}"
+    if path.suffix == SUFFIX[fmt]:  # weights exported to their own format: beside them is over them
+        raise ValueError(f"{spec} is a {fmt} file already, so the default output (MODEL with the suffix "
+                         f"{SUFFIX[fmt]}) would be {spec} itself: give --out NEW{SUFFIX[fmt]} to write a copy, "
+                         f"or another --format")
+    return path.with_suffix(SUFFIX[fmt])

@@ -25,10 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.models.profile import summary
-    from zoo.registry import list_models
-    from zoo.report import console, note, rich_table, write_table
+    from zoo.factory import list_models, summary
+    from zoo.report import console, note, refuse_tables, rich_table, write_table
 
+    if args.out:  # refused now, not after every model is measured
+        refuse_tables(args.out, ["models"])
     names = list_models(args.pattern)
     if not names:
         raise ValueError(f"no model matches {args.pattern!r}; `zoo models` lists all of them")

@@ -31,11 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.checkpoint import REGISTRY_DIR, load_model, shipped_models
+    from zoo.checkpoint import REGISTRY_DIR
     from zoo.data.charset import Charset
+    from zoo.factory import load_model, shipped_models
     from zoo.predict import image_files, read_lexicon, read_words
-    from zoo.report import console, note, progress, rich_table, write_table
+    from zoo.report import console, note, progress, refuse_tables, rich_table, write_table
 
+    if args.out:  # refused now, not after every image is read
+        refuse_tables(args.out, ["predictions"])
     files = image_files(args.images)
     if args.model is None:
         shipped = shipped_models()

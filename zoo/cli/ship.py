@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.registry import list_models
+    from zoo.factory import list_models
     from zoo.report import console, note, rich_table
     from zoo.ship import ship
 

@@ -65,8 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_rf(args: argparse.Namespace) -> int:
-    from zoo.checkpoint import shipped_models
-    from zoo.registry import list_models
+    from zoo.factory import list_models, shipped_models
     from zoo.viz import build_report
     from zoo.viz.inputs import find_images, load_subjects
 

@@ -18,6 +18,7 @@ from typing import Callable
 
 from PIL import Image
 
+from zoo.fileio import listed_image, read_lines
 from zoo.hints import did_you_mean
 
 ALPHANUMERIC = string.digits + string.ascii_letters
@@ -133,7 +134,7 @@ def load_benchmark(path: str | Path, allow_missing: bool = False) -> Benchmark:
 def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
     gt = path / "gt.txt"
     samples, missing, labels, entries = [], [], [], 0
-    for number, line in enumerate(read_lines(gt), 1):
+    for number, line in enumerate(read_lines(gt, "benchmark list"), 1):
         if not line.strip():
             continue
         entries += 1
@@ -143,7 +144,7 @@ def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
         if not label:
             raise ValueError(f"{gt} line {number}: {name!r} has an empty label")
         labels.append(label)
-        image = path / name
+        image = listed_image(path, name, f"{gt} line {number}")
         where = f"{gt.name} line {number}"
         if not image.is_file():
             missing.append(f"{where}: {name}")
@@ -161,23 +162,9 @@ def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
     return Benchmark(path, samples, names, missing, labels)
 
 
-def read_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 text file (a byte-order mark, as some editors write, is not part of the
-    first line); bytes that are not UTF-8 are an error naming the file and the line."""
-    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
-    lines = []
-    for number, line in enumerate(raw.splitlines(), 1):
-        try:
-            lines.append(line.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path} line {number}: not UTF-8 ({err.reason} at byte {err.start}: "
-                             f"{line[max(err.start - 10, 0):err.start + 10]!r}); save the file as UTF-8") from None
-    return lines
-
-
 def _attach_lexicon(file: Path, name: str, samples: list[Sample], entries: int) -> None:
     """Line i of ``file`` is the lexicon of the i-th image listed in gt.txt."""
-    lines = read_lines(file)
+    lines = read_lines(file, "lexicon")
     if len(lines) != entries:
         raise ValueError(f"{file}: {len(lines)} lines for the {entries} images listed in gt.txt; line i "
                          f"must be the comma-separated lexicon of image i")

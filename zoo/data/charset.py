@@ -10,8 +10,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.alphabets import ALPHANUMERIC_36
 from zoo.fileio import read_utf8
-from zoo.registry import ALPHANUMERIC_36
 
 CASE_POLICIES = ("fold-lower", "fold-upper", "keep")
 LABEL_PROBLEMS = ("empty", "unknown_chars", "too_long")

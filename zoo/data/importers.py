@@ -1,6 +1,7 @@
 """Import labelled word images into the public LMDB layout.
 
-Three source formats, each a text file of one sample per line, image paths relative to that file:
+Three source formats, each a text file of one sample per line, image paths relative to that file's
+folder and inside it (an absolute path or '..' is refused: a list reads no file elsewhere):
 
 - ``gt``: a folder with ``gt.txt`` of ``file<TAB>word`` (the layout of ../shared/data/ic03);
 - ``list``: a file of ``file word`` (first whitespace separates; the word may hold spaces);
@@ -20,7 +21,7 @@ from typing import Iterator
 
 from zoo.data.charset import read_charset_lines
 from zoo.data.lmdb import LmdbWriter
-from zoo.fileio import read_utf8, refuse_input_as_output
+from zoo.fileio import listed_image, read_lines
 
 FORMATS = ("auto", "gt", "list", "index")
 
@@ -33,8 +34,7 @@ class Entry:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(read_utf8(path, "annotations").split("\n"), 1):
-        line = line.rstrip("\r")
+    for number, line in enumerate(read_lines(path, "annotations"), 1):
         if line.strip():
             yield number, line
 
@@ -44,7 +44,7 @@ def read_gt(path: Path) -> Iterator[Entry]:
         name, sep, label = line.partition("\t")
         if not sep:
             raise ValueError(f"{path}:{number}: expected 'file<TAB>word', got {line!r}")
-        yield Entry(path.parent / name, label, f"{path}:{number}")
+        yield Entry(listed_image(path.parent, name, f"{path}:{number}"), label, f"{path}:{number}")
 
 
 def read_list(path: Path) -> Iterator[Entry]:
@@ -52,7 +52,7 @@ def read_list(path: Path) -> Iterator[Entry]:
         parts = line.split(maxsplit=1)
         if len(parts) != 2:
             raise ValueError(f"{path}:{number}: expected 'file word', got {line!r}")
-        yield Entry(path.parent / parts[0], parts[1], f"{path}:{number}")
+        yield Entry(listed_image(path.parent, parts[0], f"{path}:{number}"), parts[1], f"{path}:{number}")
 
 
 def read_index(path: Path, charset_file: Path, index_base: int = 0) -> Iterator[Entry]:
@@ -67,7 +67,8 @@ def read_index(path: Path, charset_file: Path, index_base: int = 0) -> Iterator[
             raise ValueError(f"{path}:{number}: label indices {codes} are not all integers in "
                              f"{index_base}..{len(chars) - 1 + index_base} (charset {charset_file}, "
                              f"--index-base {index_base})") from err
-        yield Entry(path.parent / name, "".join(chars[p] for p in positions), f"{path}:{number}")
+        yield Entry(listed_image(path.parent, name, f"{path}:{number}"), "".join(chars[p] for p in positions),
+                    f"{path}:{number}")
 
 
 def detect_format(src: Path, charset_file: Path | None) -> tuple[str, Path]:
@@ -100,7 +101,7 @@ def read_entries(src: str | Path, fmt: str = "auto", charset_file: str | Path | 
 
 
 def read_lexicons(path: str | Path, count: int) -> list[list[str]]:
-    lines = read_utf8(path, "lexicon file").splitlines()
+    lines = read_lines(path, "lexicon file")
     if len(lines) != count:
         raise ValueError(f"lexicon file {path} has {len(lines)} lines for {count} samples; line k must be "
                          f"the comma-separated lexicon of sample k")
@@ -115,11 +116,10 @@ def import_dataset(src: str | Path, out: str | Path, fmt: str = "auto", charset_
     if not entries:
         raise ValueError(f"{src}: no samples found")
     # the images' folders stand for the images (a few paths to check, not one per image)
-    refuse_input_as_output(out, [src, *(f for f in (lexicon_file, charset_file) if f),
-                                 *sorted({entry.image.parent for entry in entries})])
+    inputs = [src, *(f for f in (lexicon_file, charset_file) if f), *sorted({entry.image.parent for entry in entries})]
     lexicons = read_lexicons(lexicon_file, len(entries)) if lexicon_file else [None] * len(entries)
     task = progress.add_task("importing", total=len(entries), unit="img") if progress else None
-    with LmdbWriter(out) as writer:
+    with LmdbWriter(out, inputs=inputs) as writer:
         for entry, lexicon in zip(entries, lexicons):
             if not entry.image.is_file():
                 raise FileNotFoundError(f"{entry.where}: image {entry.image} does not exist")

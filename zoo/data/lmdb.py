@@ -23,6 +23,7 @@ import lmdb
 from PIL import Image, UnidentifiedImageError
 
 from zoo.fileio import atomic_path
+from zoo.outputs import refuse_input_as_output
 
 NUM_SAMPLES = b"num-samples"
 LMDB_FILES = ("data.mdb", "lock.mdb")
@@ -258,11 +259,14 @@ class LmdbWriter:
 
     ``with LmdbWriter("out.lmdb") as w: w.add(jpeg_bytes, "word")``. Any exception (or a kill)
     leaves no database at ``path``; an existing LMDB is replaced only on success, and anything else
-    at ``path`` is refused before any sample is written (``replaces_lmdb_only``).
+    at ``path`` is refused before any sample is written (``replaces_lmdb_only``), as is a ``path``
+    that is or holds one of ``inputs`` (what the database is made from).
     """
 
-    def __init__(self, path: str | Path, validate: bool = True, map_size: int = INITIAL_MAP_SIZE):
+    def __init__(self, path: str | Path, validate: bool = True, map_size: int = INITIAL_MAP_SIZE,
+                 inputs: Iterable[str | Path] = ()):
         self.path = Path(path)
+        self.inputs = tuple(inputs)
         self.validate = validate
         self.map_size = map_size
         self.count = 0
@@ -272,10 +276,14 @@ class LmdbWriter:
         self._tmp: Path | None = None
 
     def __enter__(self) -> "LmdbWriter":
-        self._atomic = atomic_path(self.path, replaces_lmdb_only)
+        self._atomic = atomic_path(self.path, self._replaceable)
         self._tmp = self._atomic.__enter__()
         self._env = lmdb.open(str(self._tmp), map_size=self.map_size, subdir=True, meminit=False)
         return self
+
+    def _replaceable(self, target: Path) -> None:
+        refuse_input_as_output(target, self.inputs)
+        replaces_lmdb_only(target)
 
     def attach(self, name: str, text: str) -> None:
         """A JSON file inside the database directory (e.g. how it was made); LMDB readers ignore it.
@@ -331,14 +339,6 @@ class LmdbWriter:
         if failure is not exc:
             raise failure
         return False
-
-
-def write_lmdb(path: str | Path, samples: Iterable[Sample]) -> int:
-    """Write ``samples`` to ``path`` atomically; returns the count."""
-    with LmdbWriter(path) as writer:
-        for sample in samples:
-            writer.add(sample.image, sample.label, sample.lexicon)
-    return writer.count
 
 
 @dataclass

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from zoo.data.lmdb import LmdbReader
 from zoo.data.transforms import to_8bit
-from zoo.fileio import atomic_path, is_zoo_png, png_info, refuse_foreign_file, refuse_input_as_output
+from zoo.outputs import save_png
 
 ROW_HEIGHT = 48     # each image is shown this high (2.5 x 32: big enough to judge a sample)
 CELL_WIDTH = 240
@@ -66,9 +66,5 @@ def sample_grid(path: str | Path, n: int = 32, seed: int | None = None, columns:
 def write_grid(path: str | Path, out: str | Path, n: int = 32, seed: int | None = None) -> Path:
     """The sample grid as a PNG at ``out``: never over the data set it shows, nor over a file the zoo
     did not draw (a user's image)."""
-    refuse_input_as_output(out, [path, *Path(path).glob('*.mdb')])  # the folder or its database files
-    refuse_foreign_file(out, is_zoo_png)
     sheet, _ = sample_grid(path, n, seed)
-    with atomic_path(out) as tmp:
-        sheet.save(tmp, "PNG", pnginfo=png_info())
-    return Path(out)
+    return save_png(sheet, out, [path, *Path(path).glob("*.mdb")])  # not the folder, nor its database files

@@ -62,13 +62,6 @@ def prefix_beam_search(log_probs: torch.Tensor, beam_width: int, blank: int = 0,
     return [(prefix, _logaddexp(*p)) for prefix, p in sorted(beams.items(), key=lambda i: -_logaddexp(*i[1]))]
 
 
-def beam_search_decode(logits: torch.Tensor, charset: str, beam_width: int = 10, blank: int = 0) -> list[str]:
-    """Lexicon-free transcription by prefix beam search: the most probable *labelling* (summed over
-    its alignments) among the beams, where best path takes the most probable single alignment."""
-    log_probs = logits.float().log_softmax(-1)
-    return ["".join(charset[c - 1] for c in prefix_beam_search(lp, beam_width, blank)[0][0]) for lp in log_probs]
-
-
 def _extend_tuple(num_classes: int, blank: int) -> Expand:
     classes = [c for c in range(num_classes) if c != blank]
     return lambda prefix: ((c, prefix + (c,)) for c in classes)

@@ -77,7 +77,7 @@ class FastGRCL(nn.Module):
         super().__init__()
         self.feedforward = FoldedConv(layer.ff_conv, layer.ff_bn)
         self.gate_feedforward = FoldedConv(layer.gate_ff_conv, layer.gate_ff_bn)
-        steps = range(layer.iterations)
+        steps = range(layer.recurrent_steps)
         gated = [bn_affine(layer.gated_bn[t]) for t in steps]  # (a_t, c_t)
         self.recurrent = nn.ModuleList(
             FoldedConv(layer.at(layer.rec_conv, t), layer.rec_bn[t], scale=gated[t][0]) for t in steps)
@@ -102,7 +102,7 @@ class FastRCL(nn.Module):
     def __init__(self, layer: RCL):
         super().__init__()
         self.feedforward = FoldedConv(layer.ff_conv)
-        self.recurrent = nn.ModuleList(FoldedConv(layer.at(layer.rec_conv, t)) for t in range(layer.iterations))
+        self.recurrent = nn.ModuleList(FoldedConv(layer.at(layer.rec_conv, t)) for t in range(layer.recurrent_steps))
         self.lrn = layer.lrn  # already a banded 1x1 convolution (zoo.models.layers.ChannelLRN)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:

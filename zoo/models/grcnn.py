@@ -20,8 +20,8 @@ class GRCL(RecurrentConvLayer):
     The feed-forward terms BN(w_f * u) and BN(w_gf * u) are computed once and reused by every step.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, iterations: int = 5, share_weights: bool = False):
-        super().__init__(iterations, share_weights)
+    def __init__(self, in_channels: int, out_channels: int, recurrent_steps: int = 5, share_weights: bool = False):
+        super().__init__(recurrent_steps, share_weights)
 
         def conv(cin: int, kernel: int) -> nn.Conv2d:
             return nn.Conv2d(cin, out_channels, kernel, padding=kernel // 2, bias=False)
@@ -63,13 +63,14 @@ _GRCNN_PAPER = dict(
     reported_source="Wang & Hu 2017 (median of 10 models, as cited by later work)",
     notes="The released model: T=5, recurrent weights not shared, BiLSTM 512. Fixed 100x32 input.",
 ))
-def grcnn(in_chans: int = 1, iterations: int = 5, share_weights: bool = False) -> RecurrentBackbone:
-    return RecurrentBackbone(functools.partial(GRCL, iterations=iterations, share_weights=share_weights), in_chans)
+def grcnn(in_chans: int = 1, recurrent_steps: int = 5, share_weights: bool = False) -> RecurrentBackbone:
+    return RecurrentBackbone(functools.partial(GRCL, recurrent_steps=recurrent_steps, share_weights=share_weights),
+                             in_chans)
 
 
 @register_model(ModelConfig(
     **_GRCNN_PAPER,
-    notes="The official 'small' model: T=3 with recurrent weights shared over iterations.",
+    notes="The official 'small' model: T=3 with recurrent weights shared over the steps.",
 ))
-def grcnn_small(in_chans: int = 1, iterations: int = 3, share_weights: bool = True) -> RecurrentBackbone:
-    return grcnn(in_chans, iterations, share_weights)
+def grcnn_small(in_chans: int = 1, recurrent_steps: int = 3, share_weights: bool = True) -> RecurrentBackbone:
+    return grcnn(in_chans, recurrent_steps, share_weights)

@@ -1,4 +1,4 @@
-"""Static facts about a model: parameters, FLOPs and the numbers ``zoo models`` tabulates."""
+"""Static facts about a model: parameters and FLOPs (``zoo models`` tabulates them: ``zoo.factory.summary``)."""
 from __future__ import annotations
 
 import torch
@@ -53,28 +53,3 @@ def gflops(model: nn.Module, height: int = 32, width: int = 100, in_chans: int =
         for h in hooks:
             h.remove()
     return (counter.get_total_flops() + adjust) / 1e9
-
-
-def summary(name: str) -> dict:
-    """One row of ``zoo models``: ``name`` measured in the configuration whose accuracy the row
-    shows: the shipped weights' (registry/<name>.yaml) where the zoo ships them, else the paper's
-    released configuration (the registered defaults). The weights themselves are not needed."""
-    from zoo.checkpoint import build_from_spec, shipped_accuracy, shipped_spec
-    from zoo.registry import create_model
-
-    spec = shipped_spec(name)
-    model = build_from_spec(spec) if spec else create_model(name)
-    cfg = model.config
-    ic03 = cfg.reported.get("IC03-860", {})
-    return {
-        "model": name, "paper": cfg.paper,
-        "measured": "shipped" if spec else "paper",  # which configuration the size columns are of
-        "params (M)": round(count_parameters(model) / 1e6, 3),
-        "CNN params (M)": round(count_parameters(model.backbone) / 1e6, 3),
-        "GFLOPs": round(gflops(model, cfg.height, 100, cfg.in_chans), 3),
-        "frames/100px": model.num_frames(100),
-        "RF (px)": model.backbone.receptive_field,
-        "head": f"{cfg.head}-{cfg.hidden_size}" if cfg.head == "bilstm" else cfg.head,
-        "IC03 None": ic03.get("None"), "IC03 50": ic03.get("50"), "IC03 Full": ic03.get("Full"),
-        "shipped IC03 None / 50 / Full": shipped_accuracy(name),
-    }

@@ -21,8 +21,8 @@ class RCL(RecurrentConvLayer):
     n = channels/8 + 1, alpha = 1e-3, beta = 0.75.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, iterations: int = 5, share_weights: bool = True):
-        super().__init__(iterations, share_weights)
+    def __init__(self, in_channels: int, out_channels: int, recurrent_steps: int = 5, share_weights: bool = True):
+        super().__init__(recurrent_steps, share_weights)
         self.ff_conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=True)  # w_f and b
         self.rec_conv = self.recurrent(lambda: nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False))
         self.lrn = ChannelLRN(out_channels, out_channels // 8 + 1, alpha=1e-3, beta=0.75, k=1.0)
@@ -43,8 +43,9 @@ class RCL(RecurrentConvLayer):
              "Used for text as the ungated baseline of J. Wang, X. Hu, Gated Recurrent Convolution "
              "Neural Network for OCR, NIPS 2017.",
     hidden_size=512,
-    notes="GRCNN's layout and head with RCL in place of GRCL; weights shared over iterations as in "
+    notes="GRCNN's layout and head with RCL in place of GRCL; weights shared over the steps as in "
           "Liang & Hu. The GRCNN paper does not tabulate its IC03 numbers.",
 ))
-def rcnn(in_chans: int = 1, iterations: int = 5, share_weights: bool = True) -> RecurrentBackbone:
-    return RecurrentBackbone(functools.partial(RCL, iterations=iterations, share_weights=share_weights), in_chans)
+def rcnn(in_chans: int = 1, recurrent_steps: int = 5, share_weights: bool = True) -> RecurrentBackbone:
+    return RecurrentBackbone(functools.partial(RCL, recurrent_steps=recurrent_steps, share_weights=share_weights),
+                             in_chans)

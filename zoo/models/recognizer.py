@@ -1,7 +1,9 @@
 """The pure ``nn.Module`` side of the zoo: a backbone, the shared head, and the ``Recognizer``.
 
 ``Recognizer(images) -> logits`` of shape (batch, frames, classes), class 0 the CTC blank.
-Training glue (losses, optimisers, data) lives elsewhere.
+Training glue (losses, optimisers, data) lives elsewhere, and so does reading images
+(``zoo.predict.Reader``, the Recognizer with ``read`` that ``zoo.create_model`` builds: reading
+needs the data and decoding layers, which sit above the models).
 """
 from __future__ import annotations
 
@@ -145,14 +147,6 @@ class Recognizer(nn.Module):
 
     def num_frames(self, width: int) -> int:
         return self.backbone.num_frames(width)
-
-    def read(self, images, lexicon=None, decoder: str = "greedy", beam_width: int = 10, batch_size: int = 64):
-        """Read the word in each image: ``zoo.predict.read_words`` (paths, PIL images or numpy arrays;
-        one image gives one ``Reading``, a list a list), with its probability and per-character
-        confidences; ``lexicon`` (words, or a file of one word per line) adds the most likely word."""
-        from zoo.predict import read_words
-
-        return read_words(self, images, lexicon, decoder, beam_width, batch_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         feats = self.backbone(images)

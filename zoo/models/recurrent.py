@@ -1,9 +1,9 @@
 """Recurrent convolution layers: one unrolling loop, and the GRCNN layout they are stacked in.
 
 A recurrent layer computes its feed-forward terms from the input ``u`` once, an initial state
-x(0) from them, then ``iterations`` steps x(t) = step(t, ff, x(t-1)). Its recurrent convolutions
+x(0) from them, then ``recurrent_steps`` steps x(t) = step(t, ff, x(t-1)). Its recurrent convolutions
 are either one set shared over all steps (Liang & Hu; GRCNN's small model) or one set per step
-(GRCNN's released model). BatchNorms are always per step: their statistics differ by iteration.
+(GRCNN's released model). BatchNorms are always per step: their statistics differ by step.
 RCL (``zoo.models.rcnn``) and GRCL (``zoo.models.grcnn``) only define the three terms.
 """
 from __future__ import annotations
@@ -28,21 +28,21 @@ class RecurrentConvLayer(nn.Module):
     feedforward_kernel = 3
     recurrent_kernel = 3
 
-    def __init__(self, iterations: int, share_weights: bool):
+    def __init__(self, recurrent_steps: int, share_weights: bool):
         super().__init__()
-        if iterations < 0:
-            raise ValueError(f"iterations must be >= 0, got {iterations}")
-        self.iterations = iterations
+        if recurrent_steps < 0:
+            raise ValueError(f"recurrent_steps must be >= 0, got {recurrent_steps}")
+        self.recurrent_steps = recurrent_steps
         self.share_weights = share_weights
         # When set to a list, step() appends what a visualisation wants to see (e.g. GRCL gates).
         self.recorded: list[torch.Tensor] | None = None
 
     def recurrent(self, make: Callable[[], nn.Module]) -> RecurrentWeights:
         """Recurrent weights: one module shared by all steps, or one per step."""
-        return RecurrentWeights(make() for _ in range(1 if self.share_weights else self.iterations))
+        return RecurrentWeights(make() for _ in range(1 if self.share_weights else self.recurrent_steps))
 
     def per_step(self, make: Callable[[], nn.Module]) -> nn.ModuleList:
-        return nn.ModuleList(make() for _ in range(self.iterations))
+        return nn.ModuleList(make() for _ in range(self.recurrent_steps))
 
     def at(self, modules: nn.ModuleList, t: int) -> nn.Module:
         return modules[0 if self.share_weights else t]
@@ -55,7 +55,7 @@ class RecurrentConvLayer(nn.Module):
             return
         for name, child in list(self.named_children()):
             if isinstance(child, RecurrentWeights):
-                setattr(self, name, RecurrentWeights(copy.deepcopy(child[0]) for _ in range(self.iterations)))
+                setattr(self, name, RecurrentWeights(copy.deepcopy(child[0]) for _ in range(self.recurrent_steps)))
         self.share_weights = False
 
     def feedforward(self, u: torch.Tensor) -> Any:
@@ -70,13 +70,13 @@ class RecurrentConvLayer(nn.Module):
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         ff = self.feedforward(u)
         x = self.initial_state(ff)
-        for t in range(self.iterations):
+        for t in range(self.recurrent_steps):
             x = self.step(t, ff, x)
         return x
 
     def geometry(self) -> Geometry:
         """x(T) sees u through the feed-forward conv and T recurrent convs (same padding)."""
-        kernel = self.feedforward_kernel + self.iterations * (self.recurrent_kernel - 1)
+        kernel = self.feedforward_kernel + self.recurrent_steps * (self.recurrent_kernel - 1)
         return Geometry(kernel, 1, (kernel - 1) // 2)
 
 

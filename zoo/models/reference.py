@@ -38,16 +38,16 @@ class GRCLUnit(nn.Module):
 
 
 class GRCL(nn.Module):
-    def __init__(self, cin: int, cout: int, iterations: int, share_weights: bool):
+    def __init__(self, cin: int, cout: int, recurrent_steps: int, share_weights: bool):
         super().__init__()
-        kernels = 1 if share_weights else iterations
+        kernels = 1 if share_weights else recurrent_steps
         self.wgf_u = nn.Conv2d(cin, cout, 1, bias=False)
         self.wf_u = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
         self.BN_gfu = nn.BatchNorm2d(cout)
         self.BN_fu = nn.BatchNorm2d(cout)
         self.wgr_x = nn.ModuleList(nn.Conv2d(cout, cout, 1, bias=False) for _ in range(kernels))
         self.wr_x = nn.ModuleList(nn.Conv2d(cout, cout, 3, padding=1, bias=False) for _ in range(kernels))
-        self.units = nn.ModuleList(GRCLUnit(cout) for _ in range(iterations))
+        self.units = nn.ModuleList(GRCLUnit(cout) for _ in range(recurrent_steps))
         self.share_weights = share_weights
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
@@ -63,18 +63,18 @@ class GRCL(nn.Module):
 class RCL(nn.Module):
     """Liang & Hu eqs. 1-3: x(t) = LRN(ReLU(w_f*u + b + w_r*x(t-1)))."""
 
-    def __init__(self, cin: int, cout: int, iterations: int, share_weights: bool):
+    def __init__(self, cin: int, cout: int, recurrent_steps: int, share_weights: bool):
         super().__init__()
-        kernels = 1 if share_weights else iterations
+        kernels = 1 if share_weights else recurrent_steps
         self.wf_u = nn.Conv2d(cin, cout, 3, padding=1)
         self.wr_x = nn.ModuleList(nn.Conv2d(cout, cout, 3, padding=1, bias=False) for _ in range(kernels))
         self.lrn = nn.LocalResponseNorm(cout // 8 + 1, alpha=1e-3, beta=0.75, k=1.0)
-        self.iterations, self.share_weights = iterations, share_weights
+        self.recurrent_steps, self.share_weights = recurrent_steps, share_weights
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         f_u = self.wf_u(u)
         x = self.lrn(F.relu(f_u))
-        for t in range(self.iterations):
+        for t in range(self.recurrent_steps):
             x = self.lrn(F.relu(f_u + self.wr_x[0 if self.share_weights else t](x)))
         return x
 
@@ -92,13 +92,13 @@ def pool_keep_width() -> nn.MaxPool2d:
     return nn.MaxPool2d((2, 2), (2, 1), (0, 1))
 
 
-def recurrent_backbone(layer: type, iterations: int, share_weights: bool) -> nn.Sequential:
+def recurrent_backbone(layer: type, recurrent_steps: int, share_weights: bool) -> nn.Sequential:
     """GRCNN's layout: conv3-64, P, L(64,64), P, L(64,128), P', L(128,256), P', conv2-512 + BN."""
     return nn.Sequential(
         *conv_bn_relu(1, 64, bn=False), pool(),
-        layer(64, 64, iterations, share_weights), pool(),
-        layer(64, 128, iterations, share_weights), pool_keep_width(),
-        layer(128, 256, iterations, share_weights), pool_keep_width(),
+        layer(64, 64, recurrent_steps, share_weights), pool(),
+        layer(64, 128, recurrent_steps, share_weights), pool_keep_width(),
+        layer(128, 256, recurrent_steps, share_weights), pool_keep_width(),
         *conv_bn_relu(256, 512, kernel=2, padding=0))
 
 

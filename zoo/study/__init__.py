@@ -24,6 +24,7 @@ from zoo.study.runs import (check_init, evaluate_run, final_one, is_finished, re
                             run_recipe, study_status, train_run)
 from zoo.study.stats import arm_costs, paired_bootstrap, with_verdicts
 from zoo.train.recipe import RecipeError
+from zoo.train.run_folder import EVAL, FINAL
 
 __all__ = ["Arm", "BenchmarkSpec", "Study", "evaluate_run", "image_folder", "load_study", "paired_bootstrap",
            "run_one", "run_study", "stop_children", "study_status", "train_run", "with_verdicts"]
@@ -53,7 +54,7 @@ def run_study(study: Study, source: str = "", jobs: int = 1, final: bool = False
         run_children(study, pending, jobs)
     for label, seed in pending:
         run_one(study, label, seed)
-    evals = _records(study, run_dirs, "eval.json")
+    evals = _records(study, run_dirs, EVAL)
     held_back = final_records(study, run_dirs, charset, final)
     err_console.print("measuring speed ...")
     costs = arm_costs(study, recipes)
@@ -82,9 +83,9 @@ def final_records(study: Study, run_dirs: dict, charset: str, final: bool) -> di
         render_benchmarks(specs, charset)
         for label, seed in run_dirs:
             final_one(study, label, seed, specs)
-    if not all((run_dir / "final.json").is_file() for run_dir in run_dirs.values()):
+    if not all((run_dir / FINAL).is_file() for run_dir in run_dirs.values()):
         return None
-    return _records(study, run_dirs, "final.json")
+    return _records(study, run_dirs, FINAL)
 
 
 def _records(study: Study, run_dirs: dict, name: str) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from zoo.fileio import read_utf8
 from zoo.report import err_console
-from zoo.train.recipe import ModelSection, RecipeError, from_dict, parse_yaml
+from zoo.train.recipe import ModelSection, RecipeError, apply_overrides, from_dict, parse_yaml
 
 
 @dataclass
@@ -108,9 +108,7 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
     if not isinstance(tree, dict):
         raise RecipeError(f"study {path}: the top level must be a mapping of keys (name, recipe, models, seeds, "
                           f"benchmarks, ...), not a {type(tree).__name__}")
-    for item in overrides:
-        key, _, value = item.partition("=")
-        tree[key] = parse_yaml(value, f"--set {item!r}")
+    apply_overrides(tree, overrides, example="seeds=[0,1]")
     study = from_dict(Study, tree, "")
     study.benchmarks = [suite_entry(from_dict(BenchmarkSpec, b, f"benchmarks[{i}]"), f"{path}: benchmarks[{i}]")
                         for i, b in enumerate(study.benchmarks)]
@@ -118,8 +116,25 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
                                           f"{path}: final_benchmarks[{i}]")
                               for i, b in enumerate(study.final_benchmarks)]
     check_arms(study, str(path))
+    study.recipe = study_recipe(study.recipe, Path(path))
     study.benchmarks = present_benchmarks(study.benchmarks, str(path), study.skipped_benchmarks)
     return study
+
+
+def study_recipe(recipe: str, study_file: Path) -> str:
+    """Where a study's ``recipe:`` is: beside the study file when it is there (a study and its own
+    recipe move together), else from the directory zoo runs in, as every other path of a study is
+    read (the shipped studies name recipes/cpu/grcnn.yaml from the repo root). Neither is an error
+    naming both places."""
+    beside = study_file.parent / recipe
+    if beside.is_file():
+        return str(beside)
+    if Path(recipe).is_file():
+        return recipe
+    if Path(recipe).is_absolute():
+        raise FileNotFoundError(f"{study_file}: recipe {recipe} does not exist")
+    raise FileNotFoundError(f"{study_file}: recipe {recipe} is neither beside the study file ({beside}) nor "
+                            f"under the directory zoo runs in ({Path.cwd() / recipe})")
 
 
 def check_arms(study: Study, where: str) -> None:
@@ -138,7 +153,7 @@ def check_arms(study: Study, where: str) -> None:
                               f"e.g. [data.train=runs/data/x.lmdb], got {items!r}")
     if not study.seeds or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in study.seeds):
         raise RecipeError(f"{where}: seeds must be a non-empty list of whole numbers of at least 0, got {study.seeds!r}")
-    from zoo.registry import list_models
+    from zoo.factory import list_models
 
     unknown = [a.model for a in study.arms() if a.model not in list_models()]
     if unknown:
@@ -158,7 +173,7 @@ def check_arms(study: Study, where: str) -> None:
     if study.compare == "reference" and not study.reference_arm():
         raise RecipeError(f"{where}: compare: reference needs a `reference:` arm")
     if study.init_from:
-        from zoo.checkpoint import shipped_models
+        from zoo.factory import shipped_models
 
         if not Path(study.init_from).is_file() and study.init_from not in shipped_models():
             raise FileNotFoundError(f"{where}: init_from {study.init_from!r} is neither a file (.pt, .safetensors) "
@@ -168,7 +183,7 @@ def check_arms(study: Study, where: str) -> None:
 def check_shipped(study: Study, where: str) -> None:
     """A study of shipped weights compares the weights as they are: one run per model (the one they
     came from), their own architecture, nothing trained on top."""
-    from zoo.checkpoint import shipped_models
+    from zoo.factory import shipped_models
 
     if study.variants or study.init_from:
         raise RecipeError(f"{where}: weights: shipped trains nothing, so it takes neither variants nor init_from "

@@ -2,13 +2,13 @@
 fields, and each data variant's rendered training samples."""
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
+from zoo.outputs import save_png
 from zoo.report import err_console, write_text
 from zoo.study.config import Study
-from zoo.study.runs import trained_checkpoint
+from zoo.train.run_folder import BEST, EVAL, LOG, read_log, trained_checkpoint
 
 
 def _pyplot():
@@ -35,7 +35,7 @@ def cost_figure(rows: list[dict], setting: str, path: Path, spread: str) -> Path
     axes[0].legend(loc="best", fontsize=8)  # a legend, not labels beside points: close points would overlap
     fig.suptitle(f"Accuracy against cost: {setting} ({spread})")
     fig.tight_layout()
-    fig.savefig(path)
+    save_png(fig, path, flag="out")
     plt.close(fig)
     return path
 
@@ -50,8 +50,7 @@ def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path | None:
     for arm in study.arms():
         per_seed = []
         for seed in study.seeds:
-            log = run_dirs[arm.label, seed] / "log.jsonl"
-            records = [json.loads(line) for line in log.read_text().splitlines()]
+            records = read_log(run_dirs[arm.label, seed] / LOG)
             per_seed.append({r["step"]: r["loss"] for r in records if r.get("loss") is not None})
         steps = sorted(set.intersection(*(set(s) for s in per_seed)))
         ax.plot(steps, [statistics.mean(s[k] for s in per_seed) for k in steps], label=arm.label, linewidth=1.2)
@@ -61,7 +60,7 @@ def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    save_png(fig, path, flag="out")
     plt.close(fig)
     return path
 
@@ -85,7 +84,7 @@ def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> int | None:
         build_report(subjects, images, out, "gradient", iterations=(), max_frames=8)
         return seed
     err_console.print("[yellow]no receptive-field grid: no seed has a checkpoint of every model on disk "
-                  "(runs/*/best.pt); delete one seed's eval.json files to train that seed again[/]")
+                  f"(runs/*/{BEST}); delete one seed's {EVAL} files to train that seed again[/]")
     return None
 
 
@@ -100,7 +99,7 @@ def image_folder(benchmark: str, scratch: Path, count: int) -> Path:
     scratch.mkdir(parents=True, exist_ok=True)
     lines = []
     for index in range(1, min(count, len(reader)) + 1):  # the public layout counts from 1
-        reader.image(index).save(scratch / f"{index:03d}.png")
+        save_png(reader.image(index), scratch / f"{index:03d}.png", flag="out")
         lines.append(f"{index:03d}.png\t{reader.label(index)}\n")
     write_text(scratch / "gt.txt", "".join(lines))
     return scratch

@@ -13,6 +13,7 @@ from zoo.checkpoint import read_checkpoint
 from zoo.report import err_console, provenance, to_json
 from zoo.study.config import Arm, BenchmarkSpec, Study, benchmark_key, resolved
 from zoo.train.recipe import RecipeError, from_dict, load_recipe
+from zoo.train.run_folder import BEST, EVAL, FINAL, LAST, LOG, read_log, trained_checkpoint
 
 
 def _arm(study: Study, arm: Arm | str) -> Arm:
@@ -47,19 +48,13 @@ def shipped_weights(name: str) -> dict:
 
 def is_finished(study: Study, label: str, seed: int) -> bool:
     """The run's ``eval.json`` exists and, for shipped weights, was measured on the file shipped now."""
-    done = run_path(study, label, seed) / "eval.json"
+    done = run_path(study, label, seed) / EVAL
     if not done.is_file():
         return False
     if study.weights != "shipped":
         return True
     recorded = json.loads(done.read_text()).get("weights", {}).get("sha256")
     return recorded == shipped_weights(study.arm(label).model)["sha256"]
-
-
-def trained_checkpoint(run_dir: Path) -> Path | None:
-    """The run's best checkpoint, else its last, else None (a finished run's record may be all that is
-    left of it: studies commit eval.json and log.jsonl, not checkpoints)."""
-    return next((c for c in (run_dir / "best.pt", run_dir / "last.pt") if c.is_file()), None)
 
 
 def train_run(study: Study, arm: Arm | str, seed: int, run_dir: Path) -> None:
@@ -69,14 +64,14 @@ def train_run(study: Study, arm: Arm | str, seed: int, run_dir: Path) -> None:
 
     arm = _arm(study, arm)
     recipe = run_recipe(study, arm, seed, run_dir)
-    last = run_dir / "last.pt"
+    last = run_dir / LAST
     resume = last.is_file() and read_checkpoint(last)["train"]["state"]["step"] < recipe.train.iterations
     if last.is_file() and not resume:
         return
-    if not last.is_file() and (run_dir / "log.jsonl").is_file():
+    if not last.is_file() and (run_dir / LOG).is_file():
         # killed before its first checkpoint: nothing to continue; this study's own run starts over
-        (run_dir / "log.jsonl").unlink()
-        (run_dir / "best.pt").unlink(missing_ok=True)
+        (run_dir / LOG).unlink()
+        (run_dir / BEST).unlink(missing_ok=True)
     err_console.rule(f"[bold]{arm.label}[/] seed {seed}" + (" (resuming)" if resume else ""))
     # a resumed run's checkpoint carries the lineage of the weights it started from
     train(recipe, resume=resume, init_from=None if resume else (study.init_from or None))
@@ -88,7 +83,7 @@ def check_init(study: Study, recipes: list) -> None:
     continuation, so a study refuses it before training anything."""
     if not study.init_from:
         return
-    from zoo.checkpoint import load_model
+    from zoo.factory import load_model
     from zoo.data.charset import Charset
 
     charset = load_model(study.init_from).config.charset
@@ -103,7 +98,7 @@ def check_init(study: Study, recipes: list) -> None:
 def run_model(study: Study, label: str, seed: int) -> tuple:
     """The run's model and what its record says of it: the trained checkpoint (its step and
     provenance), or the shipped file (its sha256)."""
-    from zoo.checkpoint import checkpoint_model, load_model
+    from zoo.factory import checkpoint_model, load_model
 
     if study.weights == "shipped":
         weights = shipped_weights(study.arm(label).model)
@@ -111,7 +106,7 @@ def run_model(study: Study, label: str, seed: int) -> tuple:
     run_dir = run_path(study, label, seed)
     checkpoint = trained_checkpoint(run_dir)
     if checkpoint is None:
-        raise FileNotFoundError(f"{run_dir} holds no best.pt or last.pt to evaluate: train the run first")
+        raise FileNotFoundError(f"{run_dir} holds no {BEST} or {LAST} to evaluate: train the run first")
     trained = read_checkpoint(checkpoint)
     # the record outlives the checkpoint (studies commit it, not the .pt): it carries the provenance
     return checkpoint_model(trained, checkpoint), {"checkpoint": str(checkpoint), "step": trained["train"]["state"]["step"],
@@ -149,7 +144,7 @@ def run_one(study: Study, arm: Arm | str, seed: int) -> Path:
     """Train (or resume) one run and evaluate it; its ``eval.json`` marks it finished."""
     arm = _arm(study, arm)
     run_dir = run_path(study, arm.label, seed)
-    done = run_dir / "eval.json"
+    done = run_dir / EVAL
     if not is_finished(study, arm.label, seed):
         if study.weights == "trained":
             train_run(study, arm, seed, run_dir)
@@ -163,7 +158,7 @@ def final_one(study: Study, label: str, seed: int, specs: list[BenchmarkSpec]) -
     """One finished run on the held-back benchmarks, once: its ``final.json`` records them and the
     arm chosen before they were looked at."""
     run_dir = run_path(study, label, seed)
-    done = run_dir / "final.json"
+    done = run_dir / FINAL
     if not done.is_file():
         err_console.print(f"evaluating {label} seed {seed} on the held-back benchmarks ...")
         to_json({**evaluate_run(study, label, seed, specs), "chosen before": study.chosen}, done)
@@ -179,12 +174,12 @@ def study_status(study: Study) -> list[dict]:
     for seed in study.seeds:
         for arm in arms:
             run_dir = run_path(study, arm.label, seed)
-            log = run_dir / "log.jsonl"
-            steps = [json.loads(line).get("step", 0) for line in log.read_text().splitlines()] if log.is_file() else []
+            log = run_dir / LOG
+            steps = [record.get("step", 0) for record in read_log(log)] if log.is_file() else []
             row = {"run": run_dir.name, "state": "not started", "step": max(steps, default=0),
                    "checkpoint on disk": trained_checkpoint(run_dir) is not None}
             if is_finished(study, arm.label, seed):
-                record = json.loads((run_dir / "eval.json").read_text())
+                record = json.loads((run_dir / EVAL).read_text())
                 row.update(state="finished", step=record.get("step", row["step"]))
                 for key, bench in record["benchmarks"].items():
                     row.update({f"{key} {r['lexicon']}": r["accuracy (%)"] for r in bench["rows"]})

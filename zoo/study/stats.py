@@ -59,7 +59,7 @@ def accuracy_tables(study: Study, evals: dict, costs: dict,
     (only beside a whole standard set) and the arm's costs. ``evals[label][seed]`` are the runs'
     records; ``specs`` the benchmarks (the study's unless given)."""
     from zoo.data.benchmarks import paper_numbers, setting_title
-    from zoo.registry import get_config
+    from zoo.factory import get_config
 
     tables = {}
     for spec in _specs(study, specs):
@@ -131,8 +131,8 @@ def model_costs(name: str, options: dict, speed_batch: int, train_batch: int, bf
     """Parameters, GFLOPs and images/s (inference at ``speed_batch``, training at the recipe's batch
     and precision) of ``name`` built with ``options``, measured now on this machine."""
     from zoo.bench import TrainingStep, images, inference_call, interleaved_medians
+    from zoo.factory import create_model
     from zoo.models.profile import count_parameters, gflops
-    from zoo.registry import create_model
 
     net = create_model(name, **(options or {}))
     config = net.config

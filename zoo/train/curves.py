@@ -2,8 +2,9 @@
 log.jsonl."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from zoo.train.run_folder import read_log
 
 
 def plot_curves(log_path: str | Path, png_path: str | Path, title: str = "") -> Path:
@@ -11,9 +12,9 @@ def plot_curves(log_path: str | Path, png_path: str | Path, title: str = "") -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zoo.fileio import atomic_path
+    from zoo.outputs import save_png
 
-    records = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    records = read_log(log_path)
     train = [(r["step"], r["loss"]) for r in records if r.get("loss") is not None]
     val = {"held-out rendered words": [(r["step"], 100 * r["val_accuracy"]) for r in records if "val_accuracy" in r]}
     for r in records:
@@ -36,7 +37,6 @@ def plot_curves(log_path: str | Path, png_path: str | Path, title: str = "") -> 
         acc_ax.legend(loc="center right", fontsize=8)
     loss_ax.set_title(f"{title}: training loss and validation word accuracy".strip(": "))
     fig.tight_layout()
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, format="png")
+    save_png(fig, png_path, flag="out")
     plt.close(fig)
     return Path(png_path)

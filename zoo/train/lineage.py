@@ -18,7 +18,7 @@ def inherited(init_from: str | None) -> list[dict]:
     if not init_from:
         return []
     from zoo.checkpoint import REGISTRY_DIR, read_checkpoint
-    from zoo.registry import list_models
+    from zoo.factory import list_models
 
     card = REGISTRY_DIR / f"{init_from}.yaml"
     if not Path(init_from).exists() and init_from in list_models() and card.is_file():

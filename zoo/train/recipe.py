@@ -28,7 +28,7 @@ class RecipeError(ValueError):
 @dataclass
 class ModelSection:
     name: str = "grcnn"
-    options: dict = field(default_factory=dict)  # create_model overrides, e.g. {iterations: 3}
+    options: dict = field(default_factory=dict)  # create_model overrides, e.g. {recurrent_steps: 3}
 
 
 @dataclass
@@ -138,8 +138,7 @@ class Recipe:
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Read ``path`` (resolving ``_base_``), apply ``overrides`` ("a.b=value", YAML values)."""
     tree = _read_with_bases(Path(path), seen=())
-    for item in overrides:
-        _apply_override(tree, item)
+    apply_overrides(tree, overrides)
     recipe = from_dict(Recipe, tree, "")
     recipe.source = str(path)
     return recipe
@@ -173,9 +172,16 @@ def _deep_merge(into: dict, update: dict) -> dict:
     return into
 
 
-def _apply_override(tree: dict, item: str) -> None:
+def apply_overrides(tree: dict, overrides: list[str] | tuple[str, ...], example: str = "train.iterations=2000") -> None:
+    """``--set`` items applied to a YAML tree in order, a recipe's or a study's: "KEY=VALUE", KEY dotted
+    into sections (``train.lr``), VALUE in YAML. ``example`` is the item an error shows."""
+    for item in overrides:
+        _apply_override(tree, item, example)
+
+
+def _apply_override(tree: dict, item: str, example: str) -> None:
     if "=" not in item:
-        raise RecipeError(f"--set {item!r}: expected KEY=VALUE, e.g. train.iterations=2000")
+        raise RecipeError(f"--set {item!r}: expected KEY=VALUE, e.g. {example}")
     key, raw = item.split("=", 1)
     *parents, leaf = key.strip().split(".")
     node = tree

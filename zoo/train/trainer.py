@@ -1,6 +1,7 @@
 """The training loop: CTC on a ``Recognizer``, full-state checkpoints, exact resume, DDP. Its data
-is built by ``zoo.train.data``, its processes by ``zoo.train.distributed``, its stops on a signal by
-``zoo.train.stopping``.
+is built by ``zoo.train.data``, its loss by ``zoo.train.loss``, its validation by
+``zoo.train.validation``, its processes by ``zoo.train.distributed``, its stops on a signal by
+``zoo.train.stopping``; what it writes into ``out`` is ``zoo.train.run_folder``'s layout.
 
 One process or a ``torchrun`` job (DistributedDataParallel; gloo on CPU, NCCL on GPU). Process 0
 logs, validates and writes checkpoints. A checkpoint holds everything a run needs to continue
@@ -9,33 +10,32 @@ resolved recipe, charset and preprocessing.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import sys
 import time
 from collections import Counter
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from zoo import __version__
-from zoo.checkpoint import load_model, read_checkpoint, save_checkpoint
+from zoo.checkpoint import read_checkpoint, save_checkpoint, with_stored_config
 from zoo.data.charset import Charset
-from zoo.decode.ctc import greedy_decode
+from zoo.factory import create_model, load_model
 from zoo.fileio import exclusive
-from zoo.registry import create_model
 from zoo.report import console, err_console, git_commit, progress, provenance
-from zoo.train import lineage
-from zoo.train.recipe import SAVED_RECIPE_HEADER, Recipe, RecipeError, recipe_changes, save_recipe
+from zoo.train import lineage, run_folder
+from zoo.train.loss import ctc_training_loss
+from zoo.train.recipe import Recipe, RecipeError, recipe_changes, save_recipe
 from zoo.train.data import build_data
 from zoo.train.distributed import init_distributed
 from zoo.train.stopping import Interrupted, stop_requests
+from zoo.train.validation import selected_accuracy, validate, validation_summary
 
 
 @dataclass
@@ -56,9 +56,12 @@ def seed_everything(seed: int) -> None:
 
 
 def build_model(recipe: Recipe, charset: Charset, init_from: str | None = None):
+    """The recipe's model; its config carries the recipe's charset and width policy, the contract every
+    checkpoint of the run hands to inference (set the way a loaded file's stored config is)."""
     model = create_model(recipe.model.name, num_classes=charset.num_classes, **recipe.model.options)
     width_policy = recipe.data.width_policy or model.config.width_policy
-    model.config = replace(model.config, charset=charset.chars, case=charset.case, width_policy=width_policy)
+    config = {"charset": charset.chars, "case": charset.case, "width_policy": width_policy}
+    with_stored_config(model, {"config": config})
     if init_from:
         load_initial_weights(model, init_from)
     return model
@@ -113,7 +116,7 @@ class Trainer:
         # checked before any work, so a refusal costs nothing
         resumed = self._read_resume(allow_recipe_change) if resume else None
         if not resume:
-            self._refuse_existing_run()
+            run_folder.refuse_existing_run(self.out)
         seed_everything(recipe.seed)
         self.charset = Charset.resolve(recipe.data.charset)
         # channels_last: the layout oneDNN's (and cuDNN's) convolutions prefer, 1.3-1.5x the training
@@ -131,9 +134,9 @@ class Trainer:
             self._resume(resumed)
         elif self.d.main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "log.jsonl").write_text("")
+            (self.out / run_folder.LOG).write_text("")
         if self.d.main:
-            save_recipe(recipe, self.out / "recipe.yaml")
+            save_recipe(recipe, self.out / run_folder.RECIPE)
 
     def _build_ema(self):
         if not self.recipe.train.ema_decay:
@@ -162,24 +165,10 @@ class Trainer:
             provenance={**provenance(), "zoo_version": __version__},
             lineage=[*self.inherited, lineage.segment(self.recipe, self.init_from, self.state.step, provenance()["commit"])])
 
-    def _refuse_existing_run(self) -> None:
-        """Without --resume, ``out`` must not hold a run (starting anew would replace its checkpoints
-        and empty its log) nor anything the zoo did not write there (a user's recipe.yaml, a data set)."""
-        held = [name for name in ("last.pt", "best.pt", "log.jsonl")
-                if (self.out / name).is_file() and (self.out / name).stat().st_size]
-        if held:
-            raise RecipeError(f"out {self.out} already holds a run ({', '.join(held)}); starting anew would replace "
-                              f"it: continue it with --resume, or choose a new out (--set out=runs/another)")
-        foreign = sorted(p.name for p in self.out.iterdir() if not is_run_file(p)) if self.out.is_dir() else []
-        if foreign:
-            raise RecipeError(f"out {self.out} holds files `zoo train` did not write ({', '.join(foreign[:5])}"
-                              f"{', ...' if len(foreign) > 5 else ''}); a run would write over them: choose a new "
-                              f"or empty out (--set out=runs/another)")
-
     def _read_resume(self, allow_recipe_change: bool) -> dict:
         """out/last.pt, refused when the recipe differs from the one it was trained with (another batch,
         model or data makes the rest no continuation of that run) unless ``allow_recipe_change``."""
-        path = self.out / "last.pt"
+        path = self.out / run_folder.LAST
         if not path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume")
         ckpt = read_checkpoint(path)
@@ -196,7 +185,7 @@ class Trainer:
         return ckpt
 
     def _resume(self, ckpt: dict) -> None:
-        path = self.out / "last.pt"
+        path = self.out / run_folder.LAST
         train = ckpt["train"]
         if ckpt.get("lineage"):
             self.inherited, self.init_from = ckpt["lineage"][:-1], ckpt["lineage"][-1]["init_from"]
@@ -211,14 +200,8 @@ class Trainer:
         random.setstate(train["rng"]["python"])
         self.state = TrainState(**{**train["state"], "skipped": Counter(train["state"]["skipped"])})
         if self.d.main:
-            self._truncate_log(self.state.step)
+            run_folder.truncate_log(self.out / run_folder.LOG, self.state.step)
             err_console.print(f"resumed {path} at step {self.state.step}")
-
-    def _truncate_log(self, step: int) -> None:
-        """Drop log lines past the checkpoint: those steps run again."""
-        log = self.out / "log.jsonl"
-        lines = log.read_text().splitlines() if log.exists() else []
-        log.write_text("".join(line + "\n" for line in lines if json.loads(line)["step"] <= step))
 
     # -- steps -------------------------------------------------------------------------------
     def _batches(self):
@@ -235,13 +218,7 @@ class Trainer:
 
     def _loss(self, batch) -> torch.Tensor:
         images = batch.images.to(self.d.device, memory_format=torch.channels_last)
-        autocast = torch.autocast(self.d.device.type, dtype=torch.bfloat16) if self.recipe.train.bf16 else nullcontext()
-        with autocast:
-            logits = self.net(images)
-        log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # (frames, batch, classes) for CTC
-        lengths = torch.full((len(batch),), log_probs.shape[0], dtype=torch.long)
-        return F.ctc_loss(log_probs, batch.targets, lengths, batch.target_lengths, blank=0,
-                          zero_infinity=True)
+        return ctc_training_loss(self.net, images, batch.targets, batch.target_lengths, self.recipe.train.bf16)
 
     def _step(self, batch) -> float | None:
         """One optimiser step; None when the loss was not finite (skipped and counted)."""
@@ -278,31 +255,8 @@ class Trainer:
             value /= self.d.world
         return value
 
-    @torch.no_grad()
-    def validate(self) -> dict:
-        """Word accuracy on the held-out rendered words and on each folder of real words."""
-        model = (self.ema.module if self.ema else self.model).eval()
-        result = {}
-        if self.val_loader is not None:
-            correct = total = 0
-            for batch in self.val_loader:
-                predictions = greedy_decode(model(batch.images.to(self.d.device, memory_format=torch.channels_last)),
-                                           self.charset.chars)
-                correct += sum(p == t for p, t in zip(predictions, batch.labels))
-                total += len(batch)
-            result.update(val_accuracy=correct / max(total, 1), val_samples=total)
-        if self.real_val:
-            real = {words.name: words.accuracy(model, self.d.device) for words in self.real_val}
-            result.update(real_val_accuracy=real, real_val_mean=sum(real.values()) / len(real))
-        return result
-
-    def _select(self, result: dict) -> float:
-        """The accuracy that picks best.pt (train.select_on)."""
-        return result["real_val_mean"] if self.recipe.train.select_on == "real" else result["val_accuracy"]
-
     def _log(self, record: dict) -> None:
-        with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        run_folder.append_log(self.out / run_folder.LOG, record)
 
     def run(self) -> dict:
         t = self.recipe.train
@@ -342,9 +296,9 @@ class Trainer:
     def _stop(self, received: list[str]) -> None:
         s = self.state
         if self.d.main:
-            self._checkpoint("last.pt")
+            self._checkpoint(run_folder.LAST)
         raise Interrupted(f"training stopped by {received[0] if received else 'another process'} at step "
-                          f"{s.step} of {self.recipe.train.iterations}; {self.out / 'last.pt'} holds that step: "
+                          f"{s.step} of {self.recipe.train.iterations}; {self.out / run_folder.LAST} holds that step: "
                           f"`zoo train RECIPE --resume` continues it (in a study, run `zoo ablate STUDY` again)",
                           received[0] if received else "SIGTERM")
 
@@ -356,14 +310,15 @@ class Trainer:
                        "skipped": dict(s.skipped)})
         validates = self.val_loader is not None or self.real_val
         if validates and (s.step % t.val_every == 0 or s.step == t.iterations):
-            result = self.validate()
+            result = validate(self.ema.module if self.ema else self.model, self.val_loader, self.real_val,
+                              self.charset.chars, self.d.device)
             self._log({"step": s.step, **result})
-            err_console.print(f"step {s.step}: " + _validation_summary(result))
-            if self._select(result) > s.best_accuracy:
-                s.best_accuracy = self._select(result)
-                self._checkpoint("best.pt")
+            err_console.print(f"step {s.step}: " + validation_summary(result))
+            if selected_accuracy(result, t.select_on) > s.best_accuracy:
+                s.best_accuracy = selected_accuracy(result, t.select_on)
+                self._checkpoint(run_folder.BEST)
         if s.step % t.checkpoint_every == 0 or s.step == t.iterations:
-            self._checkpoint("last.pt")
+            self._checkpoint(run_folder.LAST)
 
     def _finish(self) -> dict:
         summary = {"steps": self.state.step, "best_val_accuracy": self.state.best_accuracy,
@@ -371,32 +326,11 @@ class Trainer:
                    "labels": self.label_report.as_dict(), "out": str(self.out)}
         if self.d.main:
             from zoo.train.curves import plot_curves
-            plot_curves(self.out / "log.jsonl", self.out / "curves.png", title=self.recipe.model.name)
+            plot_curves(self.out / run_folder.LOG, self.out / run_folder.CURVES, title=self.recipe.model.name)
             console.print(f"done: {summary}")
         if self.d.world > 1:
             dist.destroy_process_group()
         return summary
-
-
-# what a run (or a study, for its runs) writes into out; a non-empty checkpoint or log is a run, refused before
-RUN_FILES = ("last.pt", "best.pt", "log.jsonl", "curves.png", ".lock", "eval.json", "final.json")
-
-
-def is_run_file(path: Path) -> bool:
-    """Whether ``path`` in a run folder is the run's own: what a run (or a study, for its runs) writes,
-    its recipe copy (recognised by its first line), or a temporary a killed write left behind."""
-    if path.name == "recipe.yaml":
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.readline() == SAVED_RECIPE_HEADER
-    return path.name in RUN_FILES or path.name.startswith(".tmp-")
-
-
-def _validation_summary(result: dict) -> str:
-    parts = []
-    if "val_accuracy" in result:
-        parts.append(f"{100 * result['val_accuracy']:.2f}% of {result['val_samples']} held-out rendered words")
-    parts += [f"{100 * acc:.2f}% of real {name}" for name, acc in result.get("real_val_accuracy", {}).items()]
-    return "validation word accuracy " + ", ".join(parts)
 
 
 def _numpy_rng_state() -> list:

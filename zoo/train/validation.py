@@ -51,6 +51,38 @@ class RealWords:
         return sum(p == t for p, t in zip(predictions, self.truths)) / len(self.truths)
 
 
+@torch.no_grad()
+def validate(model, val_loader, real_val: list[RealWords], charset: str, device: torch.device) -> dict:
+    """Word accuracy of ``model`` (in eval mode) on the held-out rendered words (``val_loader``, None
+    for none) and on each folder of real words: what the trainer logs and picks best.pt on."""
+    model.eval()
+    result = {}
+    if val_loader is not None:
+        correct = total = 0
+        for batch in val_loader:
+            predictions = greedy_decode(model(batch.images.to(device, memory_format=torch.channels_last)), charset)
+            correct += sum(p == t for p, t in zip(predictions, batch.labels))
+            total += len(batch)
+        result.update(val_accuracy=correct / max(total, 1), val_samples=total)
+    if real_val:
+        real = {words.name: words.accuracy(model, device) for words in real_val}
+        result.update(real_val_accuracy=real, real_val_mean=sum(real.values()) / len(real))
+    return result
+
+
+def selected_accuracy(result: dict, select_on: str) -> float:
+    """The accuracy of a ``validate`` result that picks best.pt (``train.select_on``)."""
+    return result["real_val_mean"] if select_on == "real" else result["val_accuracy"]
+
+
+def validation_summary(result: dict) -> str:
+    parts = []
+    if "val_accuracy" in result:
+        parts.append(f"{100 * result['val_accuracy']:.2f}% of {result['val_samples']} held-out rendered words")
+    parts += [f"{100 * acc:.2f}% of real {name}" for name, acc in result.get("real_val_accuracy", {}).items()]
+    return "validation word accuracy " + ", ".join(parts)
+
+
 def refuse_as_training(train: str, real_val: list[str]) -> None:
     """A real validation folder (or anything inside one) given as training data is an error: those
     words choose checkpoints, so training on them would make every choice look better than it is."""

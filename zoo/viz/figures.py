@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from zoo.fileio import atomic_path  # noqa: E402
+from zoo.outputs import save_png  # noqa: E402
 
 DPI = 130
 SALIENCY_CMAP = "magma"
@@ -23,8 +23,7 @@ plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.spines.top": Fa
 
 
 def save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+    save_png(fig, path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
 

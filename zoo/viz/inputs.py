@@ -23,7 +23,7 @@ class Subject:
 
 def untrained(name: str, seed: int, **options) -> Subject:
     """The registered model ``name`` with freshly initialised weights, seeded for reproducibility."""
-    from zoo.registry import create_model
+    from zoo.factory import create_model
 
     torch.manual_seed(seed)
     model = create_model(name, **options).eval()
@@ -32,7 +32,7 @@ def untrained(name: str, seed: int, **options) -> Subject:
 
 def from_checkpoint(path: str, shown: str) -> Subject:
     """The model saved at ``path``, labelled with ``shown`` (the part of the path that tells it apart)."""
-    from zoo.checkpoint import load_model
+    from zoo.factory import load_model
 
     model = load_model(path).eval()
     return Subject(f"{model.config.name} ({shown})", model.config.name, model, str(path), True)
@@ -51,7 +51,8 @@ def distinguishing_tails(paths: list[str]) -> list[str]:
 
 def shipped(name: str) -> Subject:
     """The weights the zoo ships for ``name`` (what eval and predict load for a name)."""
-    from zoo.checkpoint import REGISTRY_DIR, load_model
+    from zoo.checkpoint import REGISTRY_DIR
+    from zoo.factory import load_model
 
     return Subject(name, name, load_model(name), f"shipped: {REGISTRY_DIR / name}.safetensors", True)
 

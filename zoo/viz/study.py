@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from zoo.data.transforms import Preprocess
-from zoo.registry import get_config
+from zoo.factory import get_config
 from zoo.viz.alignment import Segment, alignment, transcription
 from zoo.viz.gates import gate_maps
 from zoo.viz.inputs import Subject, untrained
@@ -96,7 +96,7 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 
 
 def has_iterations(name: str) -> bool:
-    return "iterations" in get_config(name).options
+    return "recurrent_steps" in get_config(name).options
 
 
 def growth_with_iterations(name: str, images: list[Image.Image], iterations=DEFAULT_ITERATIONS,
@@ -105,7 +105,7 @@ def growth_with_iterations(name: str, images: list[Image.Image], iterations=DEFA
     (mean over ``images``) of ``name`` built untrained with T iterations (a trained model fixes T)."""
     rows = []
     for t in iterations:
-        subject = untrained(name, seed, iterations=t)
+        subject = untrained(name, seed, recurrent_steps=t)
         extents = {f"extent{int(q * 100)}": [] for q in MASS_FRACTIONS}
         for image in images:
             x = Preprocess.from_config(subject.model.config)(image)

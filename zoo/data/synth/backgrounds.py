@@ -56,7 +56,8 @@ class CropPool:
 
     def __init__(self, seed: int, directory: str | Path | None = None, count: int = 12):
         if directory is not None:
-            paths = sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            # files only: a subfolder named like an image (x.png/) is searched, not opened
+            paths = sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
             if not paths:
                 raise FileNotFoundError(f"--backgrounds {directory}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
             self.images = [np.asarray(Image.open(p).convert("RGB"), np.float32) / 255.0 for p in paths]
