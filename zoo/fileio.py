@@ -160,14 +160,17 @@ def check_folder_takes_files(folder: str | os.PathLike) -> None:
     _check_writable(folder, existing / f".tmp-{os.getpid()}-probe")
 
 
+LOCK_NAME = ".lock"  # the file ``exclusive`` locks in a folder (zoo.train.run_folder.LOCK)
+
+
 @contextlib.contextmanager
 def exclusive(folder: str | os.PathLike, what: str) -> Iterator[Path]:
-    """Hold an exclusive lock on ``folder/.lock`` (created if needed) while the block runs, so two
+    """Hold an exclusive lock on ``folder/LOCK_NAME`` (created if needed) while the block runs, so two
     processes never write into one folder at once; a second is refused at once, naming the holder.
     The lock dies with its process, so a killed holder never blocks the next one."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as handle:
+    with open(folder / LOCK_NAME, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -178,7 +181,7 @@ def exclusive(folder: str | os.PathLike, what: str) -> Iterator[Path]:
         handle.truncate(0)
         handle.write(str(os.getpid()))
         handle.flush()
-        yield folder / ".lock"
+        yield folder / LOCK_NAME
 
 
 def _remove(path: Path) -> None:

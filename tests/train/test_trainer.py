@@ -238,7 +238,7 @@ def test_training_anew_into_a_run_folder_is_refused(tiny_recipe, tmp_path, capsy
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
 
-@pytest.mark.parametrize("foreign", ["recipe.yaml", "data.mdb", "notes.txt"])
+@pytest.mark.parametrize("foreign", ["recipe.yaml", "data.mdb", "notes.txt", "curves.png"])
 def test_training_into_a_folder_of_someone_elses_files_is_refused_and_touches_none(tiny_recipe, tmp_path, capsys,
                                                                                    foreign):
     # before: out=d replaced the user's d/recipe.yaml with the resolved one; out=X.lmdb wrote a run into a data set

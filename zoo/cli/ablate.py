@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "  zoo ablate recipes/ablations/renderer.yaml --set chosen=all --final  # then the test benchmarks")
     p.add_argument("study", help="a study YAML, e.g. recipes/ablations/shipped.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a top-level study key (YAML value), e.g. --set seeds=[0,1]")
+                   help="override a study key (YAML value; dotted keys reach inside, as in zoo train), "
+                        "e.g. --set seeds=[0,1]")
     p.add_argument("--jobs", type=at_least(1), default=1, metavar="N",
                    help="train N runs at once as child processes, each with cores/N threads (faster in total "
                         "on a small CPU; each child logs to OUT/runs/<arm>-s<seed>.log)")

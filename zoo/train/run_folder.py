@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from zoo.fileio import LOCK_NAME
+from zoo.outputs import is_zoo_png
 from zoo.train.recipe import SAVED_RECIPE_HEADER, RecipeError
 
 LAST = "last.pt"        # the full training state, every checkpoint_every steps and at the end
@@ -12,7 +14,7 @@ BEST = "best.pt"        # the checkpoint best on validation (train.select_on)
 LOG = "log.jsonl"       # a line per logged step and per validation
 RECIPE = "recipe.yaml"  # the resolved recipe, its first line SAVED_RECIPE_HEADER
 CURVES = "curves.png"   # loss and validation accuracies, drawn from the log
-LOCK = ".lock"          # held by the running `zoo train` (zoo.fileio.exclusive)
+LOCK = LOCK_NAME        # held by the running `zoo train` (zoo.fileio.exclusive)
 EVAL = "eval.json"      # a study's evaluation of the run: it marks the run finished
 FINAL = "final.json"    # a study's evaluation on the held-back benchmarks, after the choice
 
@@ -22,10 +24,12 @@ RUN_FILES = (LAST, BEST, LOG, CURVES, LOCK, EVAL, FINAL)
 
 def is_run_file(path: Path) -> bool:
     """Whether ``path`` in a run folder is the run's own: what a run (or a study, for its runs) writes,
-    its recipe copy (recognised by its first line), or a temporary a killed write left behind."""
+    its recipe copy (recognised by its first line) and curves (by the zoo's PNG mark), or a temporary a killed write left behind."""
     if path.name == RECIPE:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.readline() == SAVED_RECIPE_HEADER
+    if path.name == CURVES:  # a user's figure of that name is no run's: refused before training, not after
+        return is_zoo_png(path)
     return path.name in RUN_FILES or path.name.startswith(".tmp-")
 
 
