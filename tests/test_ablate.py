@@ -312,6 +312,22 @@ def test_a_data_study_continues_every_variant_from_one_checkpoint_and_holds_the_
     assert [(r["run"], r["state"]) for r in status] == [("baseline-s0", "finished"), ("dark-s0", "finished")]
 
 
+def test_one_run_of_its_own_renders_the_benchmarks_the_study_renders_first(tmp_path, tiny_recipe):
+    # before: `--only ARM:SEED` trained its 3000 steps, then failed "benchmark ... does not exist"
+    # (only the whole study rendered its synth benchmarks)
+    from zoo.cli import main
+
+    study_file = _variant_study(tmp_path, tiny_recipe)
+    rendered = tmp_path / "held_out.lmdb"
+    text = study_file.read_text().replace("protocol: alphanumeric-strip}]",
+                                          f"protocol: alphanumeric-strip}}, {{path: {rendered}, synth: {{n: 8, seed: 3}}}}]")
+    study_file.write_text(text)
+    assert main(["ablate", str(study_file), "--only", "dark:0"]) == 0
+    record = json.loads((tmp_path / "study" / "runs" / "dark-s0" / "eval.json").read_text())
+    assert rendered.is_dir() and len(record["benchmarks"]) == 2
+    assert not (tmp_path / "study" / "runs" / "baseline-s0").exists()  # the one run only
+
+
 def test_final_needs_every_run_finished_and_the_choice_recorded(tmp_path, tiny_recipe):
     study_file = _variant_study(tmp_path, tiny_recipe)
     with pytest.raises(RecipeError, match=r"--final: 2 run\(s\) are not finished \(baseline-s0, dark-s0\)"):

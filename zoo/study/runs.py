@@ -150,6 +150,8 @@ def run_one(study: Study, arm: Arm | str, seed: int) -> Path:
             train_run(study, arm, seed, run_dir)
         err_console.print(f"evaluating {arm.label} " + ("(shipped weights)" if study.weights == "shipped" else f"seed {seed}")
                       + " ...")
+        # a run of its own (--only, or a --jobs child) renders what run_study would have rendered first
+        render_benchmarks(study.benchmarks, run_recipe(study, arm, seed, Path(study.out)).data.charset)
         to_json(evaluate_run(study, arm.label, seed), done)
     return done
 
