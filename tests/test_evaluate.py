@@ -258,7 +258,11 @@ def test_zoo_eval_reads_a_recipe_and_reports_bad_input(tmp_path, capsys):
     assert options["model"] == ["grcnn"] and options["decoder"] == "greedy" and options["delta"] == 3
     recipe.write_text("model: grcnn_small\nlexicons: [none]\n")
     assert main(["eval", "--recipe", str(recipe)]) == 1
-    assert "unknown key(s) ['lexicons']" in capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "unknown recipe key 'lexicons'. Did you mean 'lexicon' or" in err  # read as training recipes are
+    recipe.write_text("model: grcnn\nbeam_width: wide\n")
+    assert main(["eval", "--recipe", str(recipe)]) == 1
+    assert "recipe key 'beam_width' must be int, got 'wide'" in capsys.readouterr().err
     recipe.write_text("- grcnn\n")  # before: "unknown key(s) ['grcnn']"
     assert main(["eval", "--recipe", str(recipe)]) == 1
     assert "an evaluation recipe is a mapping of keys" in capsys.readouterr().err

@@ -4,12 +4,32 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-# option: default (used when neither the command line nor a recipe sets it); lexicon None: each
-# benchmark's standard settings
-DEFAULTS = {"model": None, "benchmark": None, "lexicon": None, "protocol": None, "decoder": "greedy",
-            "beam_width": 10, "large_lexicon": "edit", "delta": 3, "untrained": False, "seed": 0, "precision": "fp32"}
+
+
+@dataclass
+class EvalRecipe:
+    """An evaluation recipe (``zoo eval --recipe``): the command's options as YAML keys, read and
+    checked as training recipes and studies are (``zoo.train.recipe.from_dict``: unknown keys with
+    their closest names, wrong types); the command line overrides each key it sets."""
+    description: str = ""
+    model: str | list | None = None      # registry names, checkpoints or weight files
+    benchmark: str | list | None = None  # suite names or paths
+    lexicon: str | list | None = None    # None: each benchmark's standard settings
+    protocol: str | None = None
+    decoder: str = "greedy"
+    beam_width: int = 10
+    large_lexicon: str = "edit"
+    delta: int = 3
+    untrained: bool = False
+    seed: int = 0
+    precision: str = "fp32"
+
+
+# option: default, used when neither the command line nor a recipe sets it
+DEFAULTS = {f.name: f.default for f in fields(EvalRecipe) if f.name != "description"}
 
 EXAMPLES = """examples:
   zoo eval grcnn --benchmark all                      every suite benchmark under the data root, standard lexicons
@@ -95,18 +115,16 @@ def resolve_options(args: argparse.Namespace) -> dict:
 
 
 def load_recipe(path: str) -> dict:
+    """The keys an evaluation recipe sets (``EvalRecipe``), checked."""
     from zoo.fileio import read_utf8
-    from zoo.train.recipe import parse_yaml
+    from zoo.train.recipe import from_dict, parse_yaml
 
     data = parse_yaml(read_utf8(path, "recipe"), path) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: an evaluation recipe is a mapping of keys ({', '.join(['description', *DEFAULTS])}), "
+        raise ValueError(f"{path}: an evaluation recipe is a mapping of keys ({', '.join(f.name for f in fields(EvalRecipe))}), "
                          f"not a {type(data).__name__}")
-    unknown = sorted(set(data) - set(DEFAULTS) - {"description"})
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {unknown}; an evaluation recipe may set "
-                         f"{', '.join(['description', *DEFAULTS])}")
-    return data
+    recipe = asdict(from_dict(EvalRecipe, data, ""))
+    return {key: value for key, value in recipe.items() if key in data}
 
 
 def load(spec: str, options: dict):

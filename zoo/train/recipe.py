@@ -265,7 +265,13 @@ def _convert(hint: Any, value: Any, name: str, problems: list[str]) -> Any:
         options = typing.get_args(hint)
         if value is None and type(None) in options:
             return None
-        hint = next(h for h in options if h is not type(None))
+        kinds = [h for h in options if h is not type(None)]
+        if len(kinds) > 1:  # e.g. str | list: a value of any of them, as written
+            if any(isinstance(value, typing.get_origin(h) or h) for h in kinds):
+                return value
+            raise RecipeError(f"recipe key {name!r} must be {' or '.join(h.__name__ for h in kinds)}, "
+                              f"got {value!r} ({type(value).__name__})")
+        hint = kinds[0]
         origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, name, problems)
