@@ -23,8 +23,10 @@ def _input_in_the_way(target: Path, inputs: Iterable[str | os.PathLike], below: 
         resolved = Path(path).resolve()
         if resolved == target:
             return str(path), "is"
-        if (target in resolved.parents) if not below else (resolved in target.parents):
-            return str(path), "is inside" if below else "holds"
+        if below and resolved in target.parents:
+            return str(path), "is inside"
+        if not below and target in resolved.parents:
+            return str(path), "holds"
     return None
 
 

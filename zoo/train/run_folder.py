@@ -24,7 +24,8 @@ RUN_FILES = (LAST, BEST, LOG, CURVES, LOCK, EVAL, FINAL)
 
 def is_run_file(path: Path) -> bool:
     """Whether ``path`` in a run folder is the run's own: what a run (or a study, for its runs) writes,
-    its recipe copy (recognised by its first line) and curves (by the zoo's PNG mark), or a temporary a killed write left behind."""
+    its recipe copy (recognised by its first line) and curves (by the zoo's PNG mark), or a temporary
+    a killed write left behind."""
     if path.name == RECIPE:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.readline() == SAVED_RECIPE_HEADER
