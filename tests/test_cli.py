@@ -254,3 +254,12 @@ def test_eval_refuses_an_out_that_cannot_take_its_tables_before_evaluating(tmp_p
     assert main([*argv, str(tmp_path / "runs")]) == 1
     assert "confusions.csv exists and was not written by the zoo" in " ".join(capsys.readouterr().err.split())
     assert notes.read_text() == "mine" and (detail / "confusions.csv").read_text() == "mine\n"
+    (detail / "confusions.csv").unlink()
+    (detail / "per_image.csv").write_text("mine\n")  # before: replaced after the evaluation
+    assert main([*argv, str(tmp_path / "runs")]) == 1
+    assert "per_image.csv exists and was not written by the zoo" in " ".join(capsys.readouterr().err.split())
+    assert (detail / "per_image.csv").read_text() == "mine\n"
+    (detail / "per_image.csv").unlink()
+    monkeypatch.undo()  # now evaluate
+    assert main([*argv, str(tmp_path / "runs")]) == 0
+    assert main([*argv, str(tmp_path / "runs")]) == 0  # its own per_image.csv, beside its own eval table: replaced

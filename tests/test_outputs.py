@@ -1,12 +1,13 @@
 """What an output may replace (zoo.outputs): never an input, never a user's file; the zoo's own
-PNGs (marked by a text chunk) and tables (marked by their JSON's provenance), whichever writer wrote them."""
+PNGs (marked by a text chunk), tables and JSON (marked by their provenance) and Markdown, HTML and
+YAML (marked by a first-line comment), whichever writer wrote them."""
 import json
 
 import pytest
 from PIL import Image
 
-from zoo.outputs import is_zoo_png, is_zoo_table, refuse_input_as_output, save_png
-from zoo.report import write_table
+from zoo.outputs import is_zoo_json, is_zoo_png, is_zoo_table, is_zoo_text, refuse_input_as_output, save_png
+from zoo.report import provenance, to_json, write_table, write_text
 
 
 def test_an_output_may_not_be_or_hold_an_input(tmp_path):
@@ -79,3 +80,46 @@ def test_a_table_replaces_only_a_table_the_zoo_wrote_and_checks_all_three_files_
             write_table([{"a": 3}], tmp_path, stem)
         assert not (tmp_path / f"{stem}.md").exists()  # refused before any of the three was written
     assert (tmp_path / "v.csv").read_text() == "my,data\n"
+
+
+@pytest.mark.parametrize("name, first_line", [("report.md", "<!-- written by grcnn-zoo -->"),
+                                              ("report.html", "<!-- written by grcnn-zoo -->"),
+                                              ("study.yaml", "# written by grcnn-zoo")])
+def test_markdown_html_and_yaml_carry_a_first_line_comment_and_replace_only_a_file_carrying_it(tmp_path, name,
+                                                                                              first_line):
+    # before: report.md, report.html and study.yaml replaced whatever file held their name
+    import yaml
+
+    out = write_text(tmp_path / name, "a: 1\n")
+    assert out.read_text().splitlines() == [first_line, "a: 1"] and is_zoo_text(out)
+    assert yaml.safe_load(out.read_text()) == {"a": 1} if name.endswith(".yaml") else True
+    write_text(out, "a: 2\n")  # its own: replaced, marked once
+    assert out.read_text().splitlines() == [first_line, "a: 2"]
+    mine = tmp_path / f"notes{out.suffix}"
+    mine.write_text("# my notes, not the zoo's\n")
+    with pytest.raises(FileExistsError, match=rf"notes{out.suffix} exists and was not written by the zoo"):
+        write_text(mine, "a: 3\n")
+    assert mine.read_text() == "# my notes, not the zoo's\n"
+
+
+def test_json_replaces_only_json_recording_the_zoos_provenance(tmp_path):
+    report = to_json({"meta": provenance(), "rows": [1]}, tmp_path / "report.json")
+    assert is_zoo_json(report)
+    to_json({"evaluated": provenance(), "top1": 0.5}, report)  # a run's record: provenance one level down
+    assert json.loads(report.read_text())["top1"] == 0.5
+    for theirs in ('{"meta": {"mine": 1}}', "[1, 2]", "not json"):
+        mine = tmp_path / "mine.json"
+        mine.write_text(theirs)
+        assert not is_zoo_json(mine)
+        with pytest.raises(FileExistsError, match="mine.json exists and was not written by the zoo"):
+            to_json({"meta": provenance()}, mine)
+        assert mine.read_text() == theirs
+
+
+def test_a_format_without_comments_names_what_it_replaces(tmp_path):
+    gt = tmp_path / "gt.txt"
+    gt.write_text("a.png\tmine\n")
+    with pytest.raises(FileExistsError, match="gt.txt exists and was not written by the zoo"):
+        write_text(gt, "a.png\tzoo\n")  # plain text has no mark: the default refuses it
+    write_text(gt, "a.png\tzoo\n", ours=lambda path: True)
+    assert gt.read_text() == "a.png\tzoo\n"  # no comment added to a format without comments

@@ -1,8 +1,10 @@
 """What an output may replace: never one of its inputs, never a user's file or folder; only what the
-zoo recognises as its own earlier output (a PNG by its text chunk, a table by its JSON's provenance).
+zoo recognises as its own earlier output (a PNG by its text chunk, a table or JSON report by its
+provenance, Markdown, HTML and YAML by a first-line comment).
 
 Each check is ``zoo.fileio.atomic_path``'s ``check_replaceable`` hook (``replaces_own``), so the
-writers (``save_png``, ``zoo.report.write_table``, ``zoo.export``) apply it whoever calls them;
+writers (``save_png``, ``zoo.report.write_table``, ``write_text``, ``to_json``, ``zoo.export``)
+apply it whoever calls them;
 ``refuse_now`` runs the same check before a long job whose output it is.
 """
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Callable, Iterable
 from zoo.fileio import atomic_path
 
 ZOO_PNG = ("Software", "grcnn-zoo")  # the text chunk of every PNG the zoo writes: what it may replace
+ZOO_TEXT = "written by grcnn-zoo"  # the first-line comment of every Markdown, HTML and YAML file it writes
+COMMENTS = {".md": "<!-- {} -->", ".html": "<!-- {} -->", ".yaml": "# {}", ".yml": "# {}"}
 
 
 def _input_in_the_way(target: Path, inputs: Iterable[str | os.PathLike], below: bool) -> tuple[str, str] | None:
@@ -121,3 +125,38 @@ def is_zoo_table(path: Path) -> bool:
         return False
     return (isinstance(table, dict) and isinstance(table.get("rows"), list)
             and isinstance(table.get("meta"), dict) and "zoo_version" in table["meta"])
+
+
+def is_zoo_json(path: Path) -> bool:
+    """Whether ``path`` is a JSON object the zoo wrote: every one records its provenance
+    (``zoo.report.provenance``, with ``zoo_version``) at its top level or in one of its values
+    (a table's ``meta``, a run's ``evaluated``)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(value, dict):
+        return False
+    return "zoo_version" in value or any(isinstance(v, dict) and "zoo_version" in v for v in value.values())
+
+
+def marked_text(path: str | os.PathLike, text: str) -> str:
+    """``text`` with a first-line comment saying the zoo wrote it, in the comment syntax of the
+    format ``path`` names (Markdown, HTML, YAML), unless its first line says so already."""
+    comment = COMMENTS.get(Path(path).suffix.lower())
+    if comment is None or _names_zoo(text.partition("\n")[0]):
+        return text
+    return comment.format(ZOO_TEXT) + "\n" + text
+
+
+def _names_zoo(line: str) -> bool:
+    return line.startswith(("#", "<!--")) and "grcnn-zoo" in line
+
+
+def is_zoo_text(path: Path) -> bool:
+    """Whether ``path`` is a text file whose first line is a comment naming the zoo (``marked_text``)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return _names_zoo(handle.readline(500))
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -13,7 +13,7 @@ import sys
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -23,7 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from zoo.fileio import atomic_path, check_folder_takes_files
-from zoo.outputs import is_zoo_table, refuse_now, refuse_writing_into_input, replaces_own
+from zoo.outputs import (is_zoo_json, is_zoo_table, is_zoo_text, marked_text, refuse_now, refuse_writing_into_input,
+                         replaces_own)
 
 
 
@@ -181,9 +182,13 @@ def refuse_tables(out_dir: str | Path, stems: Sequence[str], inputs: Sequence[st
             refuse_now(path, REPLACES_TABLES)
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+def write_text(path: str | Path, text: str, ours: Callable[[Path], bool] = is_zoo_text,
+               inputs: Sequence[str | Path] = ()) -> Path:
+    """Write ``text`` atomically, replacing only what ``ours`` recognises as the zoo's, never one of
+    ``inputs``. Markdown, HTML and YAML get the first-line comment (``zoo.outputs.marked_text``) by
+    which the default ``ours`` knows them again; a format without comments names its own ``ours``."""
+    with atomic_path(path, replaces_own(ours, inputs)) as tmp:
+        tmp.write_text(marked_text(path, text), encoding="utf-8")
     return Path(path)
 
 
@@ -215,5 +220,7 @@ def provenance() -> dict[str, Any]:
     }
 
 
-def to_json(obj: Any, path: str | Path) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, default=str))
+def to_json(obj: dict, path: str | Path) -> Path:
+    """Write ``obj``, which records its provenance (``zoo.outputs.is_zoo_json``), as JSON; it replaces
+    only JSON the zoo wrote."""
+    return write_text(path, json.dumps(obj, indent=2, default=str), ours=is_zoo_json)

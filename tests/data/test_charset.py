@@ -48,7 +48,8 @@ def test_min_frames_counts_blanks_between_repeats():
 def test_charset_file_round_trip(tmp_path):
     chars = "中文字 ,a"
     cs = Charset(chars)
-    path = cs.save(tmp_path / "chars.txt")
+    path = tmp_path / "chars.txt"
+    path.write_text("".join(c + "\n" for c in cs.chars), encoding="utf-8")
     assert read_charset_lines(path) == list(chars)
     assert Charset.resolve(str(path)) == cs
     assert Charset.resolve("alnum62").chars == ALPHANUMERIC_62

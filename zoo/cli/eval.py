@@ -200,6 +200,9 @@ def _print_details(result) -> None:
         note(f"... and {len(result.problems) - 10} more (all in eval.json with --out)")
 
 
+PER_IMAGE = "per_image.csv"
+
+
 def _folder(out: str, model: str, item) -> Path:
     """Where a model's tables on one benchmark go."""
     return Path(out) / _safe(model) / _safe(item.spec.name if item.spec else item.path.name)
@@ -208,12 +211,21 @@ def _folder(out: str, model: str, item) -> Path:
 def _refuse_outputs(out: str, models: list[str], items) -> None:
     """Every table ``_write`` will write, checked as it will be: a file given as --out, a folder that
     takes no file or a table the zoo did not write is an error before any model runs."""
+    from zoo.outputs import refuse_now, replaces_own
     from zoo.report import refuse_tables
 
     refuse_tables(out, ["suite"])
     for model in models:
         for item in items:
             refuse_tables(_folder(out, model, item), ["eval", "by_length", "confusions"])
+            refuse_now(_folder(out, model, item) / PER_IMAGE, replaces_own(_beside_own_eval))
+
+
+def _beside_own_eval(per_image: Path) -> bool:
+    """per_image.csv is the zoo's where the eval table beside it is (CSV carries no mark of its own)."""
+    from zoo.outputs import is_zoo_table
+
+    return is_zoo_table(per_image.with_name("eval.json"))
 
 
 def _write(results, combined: list[dict], title: str, options: dict, out: str) -> None:
@@ -231,7 +243,7 @@ def _write(results, combined: list[dict], title: str, options: dict, out: str) -
         write_table(ev.rows, folder, "eval", f"{r.model} on {r.item.title}", meta=meta)
         write_table(ev.by_length, folder, "by_length", "Lexicon-free accuracy by word length")
         write_table(ev.confusions, folder, "confusions", "Most frequent character errors (lexicon-free)")
-        write_text(folder / "per_image.csv", _csv(ev.per_image))
+        write_text(folder / PER_IMAGE, _csv(ev.per_image), ours=_beside_own_eval)
     meta = {"models": list(dict.fromkeys(r.model for r in results)), "precision": options["precision"],
             "decoder": options["decoder"], "benchmarks": {r.item.title: str(r.item.path) for r in results}}
     write_table(combined, out, "suite", title, meta=meta)

@@ -72,10 +72,6 @@ class Charset:
         """The charset a model was built with (``ModelConfig.charset`` and ``.case``)."""
         return cls(config.charset, config.case)
 
-    def save(self, path: str | Path) -> Path:
-        from zoo.report import write_text
-        return write_text(path, "".join(c + "\n" for c in self.chars))
-
     # --- labels -----------------------------------------------------------------------------------
     @property
     def num_classes(self) -> int:

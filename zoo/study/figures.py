@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from zoo.outputs import save_png
+from zoo.outputs import is_zoo_png, save_png
 from zoo.report import err_console, write_text
 from zoo.study.config import Study
 from zoo.train.run_folder import BEST, EVAL, LOG, read_log, trained_checkpoint
@@ -101,7 +101,8 @@ def image_folder(benchmark: str, scratch: Path, count: int) -> Path:
     for index in range(1, min(count, len(reader)) + 1):  # the public layout counts from 1
         save_png(reader.image(index), scratch / f"{index:03d}.png", flag="out")
         lines.append(f"{index:03d}.png\t{reader.label(index)}\n")
-    write_text(scratch / "gt.txt", "".join(lines))
+    # gt.txt has no comment syntax: it is the zoo's beside the zoo's own first image
+    write_text(scratch / "gt.txt", "".join(lines), ours=lambda gt: is_zoo_png(gt.with_name("001.png")))
     return scratch
 
 
