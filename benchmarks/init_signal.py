@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zoo.bench import TrainingStep, images  # noqa: E402
 from zoo.factory import create_model  # noqa: E402
 from zoo.report import console, rich_table, write_table  # noqa: E402
+from zoo.train.loss import ctc_training_loss  # noqa: E402
 
 MODELS = ["crnn_vgg", "rcnn", "grcnn", "densenet"]
 
@@ -43,9 +43,7 @@ def stage_stds(model, batch: torch.Tensor) -> list[tuple[str, float]]:
 def relative_gradients(model, batch: torch.Tensor) -> tuple[float, float]:
     """|grad| / |w| of the first and last convolution of the backbone after one CTC backward."""
     step = TrainingStep(model, batch, model.num_classes)  # its seeded random labels
-    log_probs = model(batch).log_softmax(2).transpose(0, 1)
-    frames = torch.full((batch.shape[0],), log_probs.shape[0])
-    F.ctc_loss(log_probs, step.targets, frames, step.target_lengths).backward()
+    ctc_training_loss(model, batch, step.targets, step.target_lengths).backward()  # the trainer's loss, fp32
     convs = [p for p in model.backbone.parameters() if p.dim() == 4]
     return tuple((p.grad.norm() / p.norm()).item() for p in (convs[0], convs[-1]))
 

@@ -117,12 +117,16 @@ def model_spec(model) -> dict[str, Any]:
             "config": {k: v for k, v in cfg.as_dict().items() if k != "options"}}
 
 
+def with_config(model, **fields: Any):
+    """``model`` with these fields of its ``ModelConfig`` replaced (lists, as JSON and YAML give
+    them, become the config's tuples): the one way a built model's config is changed."""
+    model.config = replace(model.config, **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    return model
+
+
 def with_stored_config(model, spec: dict[str, Any]):
     """``model`` with the config a file stored (charset, preprocessing, provenance) over the registry's."""
-    stored = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.get("config", {}).items()
-              if k in ModelConfig.__dataclass_fields__}
-    model.config = replace(model.config, **stored)
-    return model
+    return with_config(model, **{k: v for k, v in spec.get("config", {}).items() if k in ModelConfig.__dataclass_fields__})
 
 
 def save_checkpoint(path: str | Path, model, **state: Any) -> Path:

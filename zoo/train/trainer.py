@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 
 from zoo import __version__
-from zoo.checkpoint import read_checkpoint, save_checkpoint, with_stored_config
+from zoo.checkpoint import read_checkpoint, save_checkpoint, with_config
 from zoo.data.charset import Charset
 from zoo.factory import create_model, load_model
 from zoo.fileio import exclusive
@@ -60,8 +60,7 @@ def build_model(recipe: Recipe, charset: Charset, init_from: str | None = None):
     checkpoint of the run hands to inference (set the way a loaded file's stored config is)."""
     model = create_model(recipe.model.name, num_classes=charset.num_classes, **recipe.model.options)
     width_policy = recipe.data.width_policy or model.config.width_policy
-    config = {"charset": charset.chars, "case": charset.case, "width_policy": width_policy}
-    with_stored_config(model, {"config": config})
+    with_config(model, charset=charset.chars, case=charset.case, width_policy=width_policy)
     if init_from:
         load_initial_weights(model, init_from)
     return model
