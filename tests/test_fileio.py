@@ -135,3 +135,21 @@ def test_a_listed_image_outside_the_lists_folder_is_refused(tmp_path):
     for name in ("../secret.png", "sub/../../secret.png", "/etc/passwd"):
         with pytest.raises(ValueError, match=rf"gt.txt line 3: the image path '{name}' leads outside {tmp_path}"):
             listed_image(tmp_path, name, "gt.txt line 3")
+
+
+def test_a_listed_image_linking_outside_the_folder_is_refused_a_linked_folder_is_not(tmp_path):
+    # before: a symbolic link in a data set's folder read whatever file it pointed at
+    outside, data = tmp_path / "secret.png", tmp_path / "data"
+    outside.write_bytes(b"secret")
+    (data / "sub").mkdir(parents=True)
+    (data / "a.png").write_bytes(b"image")
+    (data / "leak.png").symlink_to(outside)
+    (data / "sub" / "b.png").symlink_to(data / "a.png")  # a link inside the folder: read
+    (data / "elsewhere").symlink_to(tmp_path, target_is_directory=True)
+    for name in ("leak.png", "elsewhere/secret.png"):  # a linked image, or a linked folder on its path
+        with pytest.raises(ValueError, match=rf"gt.txt line 2: the image .*{name} is a link to .*secret.png, outside"):
+            listed_image(data, name, "gt.txt line 2")
+    assert listed_image(data, "sub/b.png", "gt.txt line 3").read_bytes() == b"image"
+    linked = tmp_path / "linked"
+    linked.symlink_to(data, target_is_directory=True)  # the data set itself kept elsewhere
+    assert listed_image(linked, "a.png", "gt.txt line 1").read_bytes() == b"image"

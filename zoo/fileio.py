@@ -140,14 +140,20 @@ def read_lines(path: str | os.PathLike, what: str = "") -> list[str]:
 
 
 def listed_image(folder: Path, name: str, where: str) -> Path:
-    """``folder / name`` for an image an annotation lists by ``name``; refused when ``name`` is absolute
-    or climbs out with '..': a data set's list reads files inside its folder, never the rest of the
-    machine (a downloaded gt.txt naming ../../.ssh/id_rsa)."""
+    """``folder / name`` for an image an annotation lists by ``name``; refused when ``name`` is absolute,
+    climbs out with '..' or is a symbolic link leading out: a data set's list reads files inside its
+    folder, never the rest of the machine (a downloaded gt.txt naming ../../.ssh/id_rsa, or an archive's
+    link to it). The folder itself may be a link (a data set kept on another disk)."""
     relative = Path(name)
     if relative.is_absolute() or ".." in relative.parts:
         raise ValueError(f"{where}: the image path {name!r} leads outside {folder}; list the images by paths "
                          f"relative to that folder and inside it")
-    return folder / relative
+    image = folder / relative
+    inside = folder.resolve()
+    if inside not in image.resolve().parents:  # through a link: the image, or a folder on its path
+        raise ValueError(f"{where}: the image {image} is a link to {image.resolve()}, outside {folder}; copy the "
+                         f"image into the folder instead of linking to it")
+    return image
 
 
 def check_folder_takes_files(folder: str | os.PathLike) -> None:
