@@ -134,11 +134,16 @@ class ReferenceRecognizer(nn.Module):
         return self.rnn(visual)
 
 
+# name -> (backbone, head hidden size) from the zoo model's options (``model.config.options``), so that
+# a recipe's variant (hidden_size: 256, recurrent_steps: 3) gets its own plain reference; unset: the paper's
 BUILDERS = {
-    "grcnn": lambda: (recurrent_backbone(GRCL, 5, share_weights=False), 512),
-    "grcnn_small": lambda: (recurrent_backbone(GRCL, 3, share_weights=True), 512),
-    "rcnn": lambda: (recurrent_backbone(RCL, 5, share_weights=True), 512),
-    "crnn_vgg": lambda: (vgg_backbone(), 256),
+    "grcnn": lambda o: (recurrent_backbone(GRCL, o.get("recurrent_steps", 5), o.get("share_weights", False)),
+                        o.get("hidden_size", 512)),
+    "grcnn_small": lambda o: (recurrent_backbone(GRCL, o.get("recurrent_steps", 3), o.get("share_weights", True)),
+                              o.get("hidden_size", 512)),
+    "rcnn": lambda o: (recurrent_backbone(RCL, o.get("recurrent_steps", 5), o.get("share_weights", True)),
+                       o.get("hidden_size", 512)),
+    "crnn_vgg": lambda o: (vgg_backbone(), o.get("hidden_size", 256)),
 }
 
 # zoo parameter name -> reference parameter name, inside one layer (``features.<i>.``)
@@ -152,10 +157,14 @@ RENAMES = [
 ]
 
 
-def reference_model(name: str, num_classes: int = 37) -> ReferenceRecognizer:
+def reference_model(name: str, num_classes: int = 37, options: dict | None = None) -> ReferenceRecognizer:
     if name not in BUILDERS:
         raise KeyError(f"no plain reference for {name!r}; references exist for {', '.join(BUILDERS)}")
-    cnn, hidden = BUILDERS[name]()
+    options = options or {}
+    if options.get("head", "bilstm") != "bilstm" or options.get("in_chans", 1) != 1:
+        raise ValueError(f"the plain reference of {name} has CRNN's BiLSTM head and one input channel, not "
+                         f"head {options.get('head')!r} with in_chans {options.get('in_chans')}")
+    cnn, hidden = BUILDERS[name](options)
     return ReferenceRecognizer(cnn, hidden, num_classes)
 
 
@@ -173,5 +182,5 @@ def load_zoo_weights(reference: ReferenceRecognizer, state_dict: dict) -> Refere
 
 def from_zoo(model: nn.Module) -> ReferenceRecognizer:
     """The plain reference of a zoo model, with its weights and train/eval mode."""
-    reference = reference_model(model.config.name, model.num_classes)
+    reference = reference_model(model.config.name, model.num_classes, model.config.options)
     return load_zoo_weights(reference, model.state_dict()).train(model.training)

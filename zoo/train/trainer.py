@@ -265,15 +265,10 @@ class Trainer:
         with bar or nullcontext(), stop_requests() as received:
             task = bar.add_task("train", total=t.iterations, completed=self.state.step, unit="step") if bar else None
             while self.state.step < t.iterations:
-                batch = next(batches)
-                self.state.skipped.update(batch.skipped)
-                if batch.images is None:
+                trained, loss = self._next_step(batches)
+                if not trained:
                     continue
-                if self.scheduler:
-                    self.scheduler.step_update(self.state.step)
-                loss = self._step(batch)
-                self.state.step += 1
-                images_since += len(batch) * self.d.world
+                images_since += trained * self.d.world
                 if self.d.main:
                     rate = images_since / max(time.perf_counter() - since, 1e-9)
                     shown = f"{loss:.3f}" if loss is not None else "skipped (non-finite)"
@@ -284,6 +279,33 @@ class Trainer:
                 if self._stop_agreed(received):
                     self._stop(received)
         return self._finish()
+
+    def _next_step(self, batches) -> tuple[int, float | None]:
+        """One pass of ``run``'s loop before its logging: the next batch and, unless every sample of it
+        was skipped (0 images), the scheduler's update and one step. (images trained on, loss)"""
+        batch = next(batches)
+        self.state.skipped.update(batch.skipped)
+        if batch.images is None:
+            return 0, None
+        if self.scheduler:
+            self.scheduler.step_update(self.state.step)
+        loss = self._step(batch)
+        self.state.step += 1
+        return len(batch), loss
+
+    _stream = None  # train_steps' batches, kept from one call to the next
+
+    def train_steps(self, n: int) -> int:
+        """``n`` more steps exactly as ``run`` takes them (the loader's next batches, the scheduler, the
+        step, the EMA) without its logging, validation and checkpoints: what `zoo bench --train-recipe`
+        times. The batches continue across calls, so the loader's workers live on between them as in a
+        run. Returns the images this process trained on."""
+        if self._stream is None:
+            self._stream = self._batches()
+        images, target = 0, self.state.step + n
+        while self.state.step < target:
+            images += self._next_step(self._stream)[0]
+        return images
 
     def _stop_agreed(self, received: list[str]) -> bool:
         """Whether any process was asked to stop: all of them stop after the same step."""
