@@ -127,3 +127,13 @@ def test_a_subfolder_named_like_an_image_is_no_image_and_a_lexicon_folder_is_nam
     assert [p.name for p in image_files([images])] == ["a.jpg", "b.png"]
     assert main(["predict", str(images / "a.jpg"), "--lexicon", str(images / "sub.png")]) == 1
     assert "sub.png is a folder, not a text file" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_decompression_bomb_is_one_line_naming_the_file_and_its_size(tmp_path, monkeypatch, capsys):
+    # before: PIL.Image.DecompressionBombError (not an OSError) escaped as a traceback
+    Image.new("L", (100, 50), 255).save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # a 20000x20000 image against the real limit
+    assert main(["predict", str(tmp_path / "huge.png")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("huge.png") == 1 and "a 100x50 image (0.005 Mpx) exceeds" in error and "shrink it" in error
+    assert "Traceback" not in error and "error: " in error, error

@@ -93,7 +93,7 @@ def is_zoo_png(path: Path) -> bool:
     try:
         with Image.open(path) as image:
             return image.format == "PNG" and image.text.get(ZOO_PNG[0]) == ZOO_PNG[1]
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):  # not an image the zoo wrote
         return False
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from zoo.data.charset import Charset
+from zoo.data.transforms import read_image
 from zoo.decode.ctc import char_confidences
 from zoo.evaluate import Sample, decode_free, decode_shared, model_log_probs
 from zoo.fileio import read_utf8
@@ -96,8 +97,9 @@ def _sample(image, index: int) -> Sample:
     if isinstance(image, (str, Path)):
         return Sample(str(image), "", str(image), lambda: open_image(image), index + 1)
     if isinstance(image, Image.Image):
+        # upright by its EXIF Orientation as a file is (a copy: the caller's image is left as it is)
         return Sample(getattr(image, "filename", "") or f"image {index + 1}", "", f"image {index + 1}",
-                      lambda: image, index + 1)
+                      lambda: ImageOps.exif_transpose(image), index + 1)
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3) or image.dtype not in (np.uint8, np.uint16):
             raise ValueError(f"image {index + 1}: an array is (H, W) or (H, W, C) of uint8 or uint16 pixels, "
@@ -107,14 +109,9 @@ def _sample(image, index: int) -> Sample:
 
 
 def open_image(path: str | Path) -> Image.Image:
-    """The decoded image at ``path``; an unreadable one is an error naming the path once."""
-    try:
-        image = Image.open(path)
-        image.load()  # decode now: a truncated file fails here, with its name, not inside a batch
-        return image
-    except OSError as err:
-        reason = str(err).replace(f" {str(path)!r}", "").replace(str(path), "").strip(" :")
-        raise ValueError(f"{path}: not a readable image ({reason})") from None
+    """The decoded, upright image at ``path`` (``zoo.data.transforms.read_image``); an unreadable one,
+    a decompression bomb included, is an error naming the path once."""
+    return read_image(path)
 
 
 def read_words(model, images, lexicon: Sequence[str] | str | Path | None = None, decoder: str = "greedy",

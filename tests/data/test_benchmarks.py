@@ -135,3 +135,17 @@ def test_a_lexicon_file_that_is_a_folder_is_named(tmp_path):
     (tmp_path / "lexicon_50.txt").mkdir()
     with pytest.raises(IsADirectoryError, match=r"lexicon .*lexicon_50.txt is a folder, not a text file"):
         load_benchmark(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["full", "none", "50k", "Full"])
+def test_a_lexicon_file_named_like_a_setting_every_benchmark_has_is_refused(tmp_path, name):
+    # before: lexicon_full.txt silently took the place of the Full setting (all ground truths), and
+    # lexicon_none.txt could never be chosen
+    Image.new("L", (40, 16), 255).save(tmp_path / "a.png")
+    (tmp_path / "gt.txt").write_text("a.png\tword\n", encoding="utf-8")
+    (tmp_path / f"lexicon_{name}.txt").write_text("word,other\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"lexicon_{name}.txt: '{name}' is a lexicon setting every benchmark has "
+                                         rf".*rename the file"):
+        load_benchmark(tmp_path)
+    (tmp_path / f"lexicon_{name}.txt").rename(tmp_path / f"lexicon_{name}_own.txt")
+    assert load_benchmark(tmp_path).lexicon_names == [f"{name}_own"]

@@ -13,7 +13,8 @@ def test_verify_reports_the_documented_counts(broken_lmdb, tmp_path, capsys):
                  "--out", str(tmp_path / "v")]) == 0
     rows = json.loads((tmp_path / "v" / "verify.json").read_text())["rows"]
     assert {r["check"]: r["count"] for r in rows} == {
-        "samples": 8, "undecodable": 1, "empty": 1, "unknown chars": 1, "too long": 1, "with lexicon": 0}
+        "samples": 8, "num-samples": 8, "undecodable": 1, "not utf8": 0, "missing key": 0, "empty": 1,
+        "unknown chars": 1, "too long": 1, "with lexicon": 0}
     out = capsys.readouterr().out
     assert "unknown chars, e.g. #4 'café!'" in out and "too long, e.g. #6 'aaaaaaaaaaaaaaaaaaaa'" in out
 
@@ -86,3 +87,62 @@ def test_verify_writes_its_report_beside_the_data_set_never_inside_it(broken_lmd
     assert sorted(p.name for p in Path(broken_lmdb).iterdir()) == ["data.mdb", "lock.mdb"]
     assert main(["data", "verify", str(broken_lmdb), "--out", str(Path(broken_lmdb).parent)]) == 0
     assert (Path(broken_lmdb).parent / "verify.json").is_file()
+
+
+def _twelve(tmp_path, word_image, **keys):
+    """An LMDB of 12 samples, then ``keys`` (name -> bytes) written over it, as a damaged copy would be."""
+    import lmdb
+
+    from zoo.data.lmdb import LmdbWriter
+
+    path = tmp_path / f"twelve-{len(list(tmp_path.iterdir()))}.lmdb"
+    with LmdbWriter(path) as writer:
+        for i in range(12):
+            writer.add(word_image(f"w{i}"), f"w{i}")
+    env = lmdb.open(str(path))
+    with env.begin(write=True) as txn:
+        for key, value in keys.items():
+            txn.put(key.replace("_", "-").encode(), value)
+    env.close()
+    return path
+
+
+def test_verify_reports_a_num_samples_that_is_not_the_count_and_exits_1(tmp_path, word_image, capsys):
+    # before: num-samples 5 or 0 over 12 samples passed verify (exit 0, nothing wrong) while eval, train and
+    # show refused the database and pointed to verify; -3 ended in "__len__() should return >= 0"
+    for count, problem in ((b"5", "num-samples (5) understates the samples: label-000000006 to label-000000012"),
+                           (b"0", "num-samples (0) understates the samples: label-000000001 to label-000000012"),
+                           (b"-3", "'num-samples' is -3, not a count")):
+        path, report = _twelve(tmp_path, word_image, num_samples=count), tmp_path / f"report{int(count)}"
+        assert main(["data", "verify", str(path), "--out", str(report)]) == 1  # the table first, then the error
+        err = capsys.readouterr().err
+        rows = {r["check"]: r["count"] for r in json.loads((report / "verify.json").read_text())["rows"]}
+        assert rows["samples"] == 12 and rows["num-samples"] == int(count) and rows["undecodable"] == 0
+        assert f"error: {path} does not follow the layout: {problem}" in err and "holds 12 samples" in err, err
+    assert main(["data", "verify", str(_twelve(tmp_path, word_image))]) == 0
+
+
+def test_verify_help_states_the_exit_codes_it_gives(capsys):
+    # before: the help promised exit 2 for a database off the layout; verify exits 1, as every failure does
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["data", "verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Exits 0 when the database follows the layout, whatever the counts; 1 when it does not" in text
+    assert "Exits 2" not in text
+
+
+def test_a_label_that_is_not_utf8_is_named_by_every_verb_and_counted_by_verify(tmp_path, word_image, capsys):
+    # before: "'utf-8' codec can't decode byte 0xe9 in position 3: unexpected end of data", naming nothing
+    path = _twelve(tmp_path, word_image, label_000000002=b"caf\xe9")
+    named = f"{path}: label-000000002 is b'caf\\xe9', not UTF-8"
+    for verb in (["data", "show", str(path), "--out", str(tmp_path / "show.png")],
+                 ["eval", "crnn_vgg", "--untrained", "--benchmark", str(path)]):
+        assert main(verb) == 1
+        assert named in capsys.readouterr().err
+    assert main(["data", "verify", str(path), "--out", str(tmp_path / "report")]) == 1
+    err = capsys.readouterr().err
+    rows = json.loads((tmp_path / "report" / "verify.json").read_text())["rows"]
+    assert {r["check"]: r["count"] for r in rows}["not utf8"] == 1
+    assert "1 labels or lexicons are not UTF-8 (e.g. #2 'caf\\\\xe9')" in err, err

@@ -64,3 +64,24 @@ def test_keep_ratio_image_too_narrow_for_its_label_is_skipped_and_counted(tmp_pa
     batch = CtcCollate(cs)([ds[0], ds[1]])
     assert batch.skipped == {"too_narrow": 1}
     assert batch.images.shape == (1, 1, 32, 240) and batch.labels == [label]
+
+
+def test_validation_names_the_held_out_samples_it_leaves_out_and_logs_the_count(broken_lmdb):
+    # before: the truncated sample 2 vanished from validation ("of 5 held-out rendered words" for the 6 kept
+    # labels, nothing saying which or why), and a batch left with no image at all crashed it (None.to)
+    from zoo.train.validation import validate, validation_summary
+
+    class Blank(torch.nn.Module):
+        def forward(self, images):  # every frame blank: reads "" for every word
+            out = torch.zeros(len(images), 4, 37)
+            out[..., 0] = 1
+            return out
+
+    cs = Charset.named("alnum36")
+    loader = DataLoader(LmdbDataset(broken_lmdb, Preprocess(), cs), batch_size=1, collate_fn=CtcCollate(cs))
+    result = validate(Blank(), loader, [], cs.chars, torch.device("cpu"))
+    assert result["val_samples"] == 5 and result["val_skipped"] == {"corrupt_image": 1}
+    assert result["val_skipped_samples"] == [2]
+    summary = validation_summary(result)
+    assert "0.00% of 5 held-out rendered words (1 left out: 1 corrupt image; sample(s) 2; e.g. sample 2 of " in summary
+    assert f"{broken_lmdb}: not a readable image (" in summary

@@ -53,7 +53,8 @@ def test_bad_sources_are_named_errors_and_leave_nothing(tmp_path, word_image):
     listing = tmp_path / "list.txt"
     listing.write_text("ok.jpg fine\nbad.jpg broken\n", encoding="utf-8")
     # the message names the file, never an in-memory buffer (<_io.BytesIO object at 0x7f...>)
-    with pytest.raises(ValueError, match=r"list.txt:2 \(bad.jpg\): not an image \(12 bytes in no format PIL reads\)"):
+    with pytest.raises(ValueError, match=r"list.txt:2 \(bad.jpg\): not a readable image \(12 bytes in no format PIL "
+                                         r"reads\)"):
         import_dataset(listing, tmp_path / "out.lmdb")
     listing.write_text("ok.jpg fine\nmissing.jpg gone\n", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match=r"list.txt:2: image .*missing.jpg does not exist"):
@@ -122,3 +123,14 @@ def test_a_list_naming_images_outside_its_folder_is_refused(tmp_path, word_image
     with pytest.raises(ValueError, match=r"list.txt:1: the image path '/.*secret.jpg' leads outside"):
         import_dataset(listing, tmp_path / "out.lmdb")
     assert not (tmp_path / "out.lmdb").exists()
+
+
+def test_an_empty_label_is_refused_naming_the_file_and_line(tmp_path, word_image):
+    # before: 'b.png<TAB>' was imported with the label '' while a benchmark refuses the same gt.txt
+    src = tmp_path / "src"
+    _images(src, ["a.jpg", "b.png"], word_image)
+    (src / "gt.txt").write_text("a.jpg\tHello\nb.png\t\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"1 sample\(s\) have an empty label: .*gt.txt:2 \(b.png\); write each "
+                                         r"image's word, or remove its line"):
+        import_dataset(src, tmp_path / "gt.lmdb")
+    assert not (tmp_path / "gt.lmdb").exists()

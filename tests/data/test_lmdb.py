@@ -1,3 +1,4 @@
+import re
 import signal
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def test_writer_grows_map_and_refuses_bad_images(tmp_path, word_image):
             writer.add(jpg, "grow")
     assert writer.map_size > 1 << 15
     assert len(LmdbReader(tmp_path / "g.lmdb")) == 300
-    with pytest.raises(ValueError, match="broken.jpg: not a decodable image"):
+    with pytest.raises(ValueError, match=r"broken.jpg: not a readable image \(.*\); fix or remove it before import"):
         with LmdbWriter(tmp_path / "bad.lmdb") as writer:
             writer.add(jpg, "ok")
             writer.add(jpg[:100], "bad", name="broken.jpg")
@@ -152,3 +153,32 @@ def test_a_damaged_database_file_is_a_named_error_not_a_bus_error(tmp_path, word
                             timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith(f"error: {data} ") and message in result.stderr
+
+
+def test_text_that_is_not_utf8_is_an_error_naming_the_database_and_key(tmp_path, word_image):
+    # before: "'utf-8' codec can't decode byte 0xe9 in position 3: unexpected end of data", naming nothing,
+    # from the label reads of eval, train and show alike
+    from zoo.data.charset import Charset
+    from zoo.data.dataset import LmdbDataset
+    from zoo.data.transforms import Preprocess
+
+    path = tmp_path / "latin1.lmdb"
+    with LmdbWriter(path) as writer:
+        for word in ("one", "two", "three"):
+            writer.add(word_image(word), word, lexicon=[word, "other"])
+    env = lmdb.open(str(path))
+    with env.begin(write=True) as txn:
+        txn.put(b"label-000000002", b"caf\xe9")
+        txn.put(b"lexicon-000000003", b"na\xefve,other")
+    env.close()
+    reader = LmdbReader(path)
+    fix = r"not UTF-8 \(unexpected end of data at byte 3\); .*import the data set again from its source"
+    where = re.escape(str(path))
+    for read in (reader.labels, lambda: reader.label(2),
+                 lambda: LmdbDataset(path, Preprocess(), Charset.named("alnum36"))):  # what training opens
+        with pytest.raises(SchemaError, match=rf"^{where}: label-000000002 is b'caf\\xe9', {fix}"):
+            read()
+    with pytest.raises(SchemaError, match=rf"^{where}: lexicon-000000003 is b'na\\xefve,other', not UTF-8 "
+                                          r"\(invalid continuation byte"):
+        reader.lexicon(3)
+    assert reader.label(1) == "one" and reader.lexicon(1) == ("one", "other")

@@ -2,7 +2,8 @@
 standard suite by name.
 
 A benchmark is a folder (``gt.txt`` with ``file<TAB>word`` lines, plus ``lexicon_<name>.txt`` files
-whose line i is image i's comma-separated lexicon, as ../shared/data/ic03) or an LMDB in the public
+whose line i is image i's comma-separated lexicon, as ../shared/data/ic03; none, full and 50k are
+settings of every benchmark, so no file's name) or an LMDB in the public
 layout (``lexicon-%09d`` keys for per-image lexicons). A protocol names how labels are compared and
 which images are evaluated. The suite (``SUITE``) names the field's standard test sets (IIIT5K-3000,
 SVT-647, IC03-860, IC13-857/1015, IC15-2077, SVTP-645, CUTE80-288, as clovaai's benchmark and PARSeq
@@ -18,6 +19,7 @@ from typing import Callable
 
 from PIL import Image
 
+from zoo.data.transforms import UnreadableImage, read_image
 from zoo.fileio import listed_image, read_lines
 from zoo.hints import did_you_mean
 
@@ -149,7 +151,8 @@ def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
         if not image.is_file():
             missing.append(f"{where}: {name}")
             continue
-        samples.append(Sample(name, label, where, lambda image=image: Image.open(image), entries))
+        named = f"{gt} line {number} ({name})"
+        samples.append(Sample(name, label, where, lambda image=image, named=named: read_image(image, named), entries))
     if not entries:
         raise ValueError(f"{gt} lists no image: expected 'file<TAB>word' lines")
     if missing and not allow_missing:
@@ -157,9 +160,23 @@ def _load_folder(path: Path, allow_missing: bool) -> Benchmark:
                                 f"{'; '.join(missing[:5])}. Restore them, or pass --allow-missing to "
                                 f"evaluate the rest (the count is reported)")
     names = sorted(p.name[len("lexicon_"):-len(".txt")] for p in path.glob("lexicon_*.txt"))
+    _refuse_reserved(path, names)
     for lexicon_name in names:
         _attach_lexicon(path / f"lexicon_{lexicon_name}.txt", lexicon_name, samples, entries)
     return Benchmark(path, samples, names, missing, labels)
+
+
+# the settings every benchmark has (zoo.evaluate.lexicon_kind): a file of one of these names would take
+# its place unseen, or never be used
+RESERVED_LEXICONS = ("none", "full", "50k")
+
+
+def _refuse_reserved(path: Path, names: list[str]) -> None:
+    for name in names:
+        if name.lower() in RESERVED_LEXICONS:  # --lexicon is case-folded: Full is full
+            raise ValueError(f"{path / f'lexicon_{name}.txt'}: '{name}' is a lexicon setting every benchmark has "
+                             f"(none: lexicon-free; full: all ground truths; 50k: the English vocabulary), "
+                             f"not a per-image lexicon's name; rename the file (e.g. lexicon_{name}_own.txt)")
 
 
 def _attach_lexicon(file: Path, name: str, samples: list[Sample], entries: int) -> None:
@@ -181,8 +198,8 @@ def _load_lmdb(path: Path) -> Benchmark:
     reader = LmdbReader(path)
     samples = []
     for index, label in enumerate(reader.labels(), 1):
-        sample = Sample(str(index), label, f"label-{index:09d}", lambda i=index: decode_image(reader.image_bytes(i)),
-                        index)
+        sample = Sample(str(index), label, f"label-{index:09d}",
+                        lambda i=index: decode_image(reader.image_bytes(i), f"{path} image-{i:09d}"), index)
         lexicon = reader.lexicon(index)
         if lexicon is not None:
             words = [w for w in lexicon if w]
@@ -210,8 +227,9 @@ def preprocess_samples(samples: list[Sample], preprocess) -> list:
     for sample in samples:
         try:
             tensors.append(preprocess(sample.load()))
-        except OSError as err:
-            raise ValueError(f"{sample.where}: {sample.name} is not a readable image ({err})") from err
+        except (OSError, SyntaxError) as err:  # a PIL image given as such (model.read), decoded only now; a
+            # file's image was decoded by its load (read_image), which raised UnreadableImage naming it
+            raise UnreadableImage(f"{sample.where}: {sample.name} is not a readable image ({err})") from err
     return tensors
 
 

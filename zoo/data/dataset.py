@@ -7,6 +7,9 @@ never stripped of the offending characters or replaced by a dummy. Images are de
 corrupt one makes ``__getitem__`` return a ``Skipped`` marker, which the collate removes and counts, so
 the count reaches the training loop from every DataLoader worker (``Batch.skipped``; sum it over an
 epoch and report it).
+
+``verify_lmdb`` (``zoo data verify``) is the same screening over every sample, ahead of any run, and
+checks the layout itself (num-samples against the samples stored, missing keys, UTF-8 text).
 """
 from __future__ import annotations
 
@@ -17,15 +20,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 
 from zoo.data.charset import LABEL_PROBLEMS, Charset
-from zoo.data.lmdb import LmdbReader, SchemaError, Tally, decode_image
-from zoo.data.transforms import Preprocess
+from zoo.data.lmdb import LmdbReader, Tally, decode_image, image_key, label_key, lexicon_key
+from zoo.data.transforms import Preprocess, UnreadableImage
 
 LABEL_POLICIES = ("drop", "error")
-IMAGE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 def frame_table(model, preprocess: Preprocess) -> int | list[int]:
@@ -105,12 +107,10 @@ class LmdbDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, str] | "Skipped":
         index = self.indices[i]
-        try:
-            image = decode_image(self.reader.image_bytes(index))
-        except IMAGE_ERRORS as err:
-            if isinstance(err, SchemaError):
-                raise
-            return Skipped("corrupt_image", index)
+        try:  # a missing key (SchemaError) is no corrupt image: it propagates, naming the key
+            image = decode_image(self.reader.image_bytes(index), f"sample {index} of {self.reader.path}")
+        except UnreadableImage as err:
+            return Skipped("corrupt_image", index, str(err))
         if self.augment is not None:
             image = self.augment(image, np.random.default_rng([self.seed, self.epoch, index]))
         tensor = self.preprocess(image)
@@ -121,9 +121,11 @@ class LmdbDataset(Dataset):
 
 @dataclass(frozen=True)
 class Skipped:
-    """A sample ``__getitem__`` could not produce: ``reason`` is "corrupt_image" or "too_narrow"."""
+    """A sample ``__getitem__`` could not produce: ``reason`` is "corrupt_image" or "too_narrow";
+    ``detail`` says why in words (the image's error), for a note naming the sample."""
     reason: str
     index: int
+    detail: str = ""
 
 
 @dataclass
@@ -131,12 +133,14 @@ class Batch:
     """A CTC batch: ``images`` (B, C, H, W); ``targets`` the concatenated class indices with
     ``target_lengths`` (B,), as ``torch.nn.CTCLoss`` takes them; ``skipped`` counts this batch's
     samples left out, by reason ("corrupt_image": undecodable; "too_narrow": a keep-ratio image too
-    narrow for its label). ``images`` is None when every sample of the batch was skipped."""
+    narrow for its label), and ``dropped`` lists them (which sample, why). ``images`` is None when
+    every sample of the batch was skipped."""
     images: torch.Tensor | None
     targets: torch.Tensor
     target_lengths: torch.Tensor
     labels: list[str]
     skipped: Counter = field(default_factory=Counter)
+    dropped: list[Skipped] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -157,4 +161,96 @@ class CtcCollate:
             images=Preprocess.collate([t for t, _ in kept]) if kept else None,
             targets=torch.tensor([c for codes in encoded for c in codes], dtype=torch.long),
             target_lengths=torch.tensor([len(codes) for codes in encoded], dtype=torch.long),
-            labels=labels, skipped=Counter(item.reason for item in items if isinstance(item, Skipped)))
+            labels=labels, skipped=Counter(item.reason for item in items if isinstance(item, Skipped)),
+            dropped=[item for item in items if isinstance(item, Skipped)])
+
+
+# ---------------------------------------------------------------- zoo data verify
+
+@dataclass
+class VerifyReport(Tally):
+    """A full scan: ``samples`` stored (whatever num-samples says), those with a lexicon, the tally of
+    undecodable images, labels and lexicons that are not UTF-8, missing keys and label problems
+    (``zoo.data.charset.LABEL_PROBLEMS``); ``layout``: one line per break of the public layout (a
+    num-samples that is not the count of samples, a missing key, text that is not UTF-8), each of
+    which makes the reader, and so eval, train and show, refuse the database."""
+    path: str = ""
+    num_samples: int = 0
+    samples: int = 0
+    with_lexicon: int = 0
+    layout: list[str] = field(default_factory=list)
+
+    CHECKS = ("undecodable", "not_utf8", "missing_key", "empty", "unknown_chars", "too_long")
+
+    def rows(self) -> list[dict]:
+        return ([{"check": "samples", "count": self.samples}, {"check": "num-samples", "count": self.num_samples}]
+                + [{"check": c.replace("_", " "), "count": self.counts[c]} for c in self.CHECKS]
+                + [{"check": "with lexicon", "count": self.with_lexicon}])
+
+
+def verify_lmdb(path: str | Path, charset: Charset | None = None, frames: int | None = None,
+                progress=None) -> VerifyReport:
+    """Decode every image and check every label: empty, characters outside ``charset`` (None skips the
+    check), more than ``frames`` CTC frames. num-samples is checked, not trusted: the scan goes on
+    past it while samples do, so a count that understates them (0 included) or is negative is a
+    ``layout`` problem saying how many samples there are."""
+    reader = LmdbReader(path, check_keys=False)  # every problem counted here, not the first raised at open
+    count = reader.num_samples
+    report = VerifyReport(path=str(path), num_samples=count)
+    task = progress.add_task("verifying", total=max(count, 0), unit="img") if progress else None
+    with reader._txn() as txn:
+        index = 0
+        while index < count or any(txn.get(key(index + 1)) is not None for key in (label_key, image_key)):
+            index += 1
+            _verify_sample(report, index, [txn.get(key(index)) for key in (label_key, image_key, lexicon_key)],
+                           charset, frames)
+            if progress:
+                progress.advance(task)
+    reader.close()
+    report.samples = index
+    report.layout = _layout_problems(report)
+    return report
+
+
+def _verify_sample(report: VerifyReport, index: int, values: list[bytes | None], charset, frames) -> None:
+    """Sample ``index``'s checks, from its label, image and lexicon values (None: that key is absent)."""
+    raw_label, image, lexicon = values
+    for key, value in ((label_key, raw_label), (image_key, image)):
+        if value is None:
+            report.add("missing_key", index, key(index).decode())
+    try:
+        label = None if raw_label is None else raw_label.decode("utf-8")
+    except UnicodeDecodeError:
+        label = None
+        report.add("not_utf8", index, raw_label.decode("utf-8", "backslashreplace"))
+    if image is not None:
+        try:
+            decode_image(image)
+        except UnreadableImage:
+            report.add("undecodable", index, label or "")
+    if lexicon is not None:
+        report.with_lexicon += 1
+        try:
+            lexicon.decode("utf-8")
+        except UnicodeDecodeError:
+            report.add("not_utf8", index, lexicon_key(index).decode())
+    if label == "":
+        report.add("empty", index, label)
+    elif label is not None and charset is not None and (problem := charset.label_problem(label, frames)):
+        report.add(problem, index, label)
+
+
+def _layout_problems(report: VerifyReport) -> list[str]:
+    count, stored, problems = report.num_samples, report.samples, []
+    anew = "make the database anew from its source with `zoo data import`"
+    if count < 0 or stored > count:
+        what = (f"'num-samples' is {count}, not a count" if count < 0 else
+                f"num-samples ({count}) understates the samples: {label_key(count + 1).decode()} to "
+                f"{label_key(stored).decode()} exist too")
+        problems.append(f"{what}; it holds {stored} samples: {anew}, or set num-samples to {stored}")
+    for check, what in (("missing_key", f"keys of samples 1 to {stored} are missing"),
+                        ("not_utf8", "labels or lexicons are not UTF-8")):
+        if report.counts[check]:
+            shown = ", ".join(f"#{i} {text!r}" for i, text in report.examples[check])
+            problems.append(f"{report.counts[check]} {what} (e.g. {shown}): {anew}")
+    return problems

@@ -10,8 +10,8 @@ folder and inside it (an absolute path or '..' is refused: a list reads no file 
   file is index 0 or 1.
 
 A lexicon file (line k: the comma-separated lexicon of sample k, e.g. IC03's ``lexicon_50.txt``) can
-travel with the samples. A malformed line or a missing/undecodable image is an error naming the file
-and line: nothing is skipped silently.
+travel with the samples. A malformed line, an empty label or a missing/undecodable image is an error
+naming the file and line: nothing is skipped silently.
 """
 from __future__ import annotations
 
@@ -96,8 +96,14 @@ def read_entries(src: str | Path, fmt: str = "auto", charset_file: str | Path | 
     if fmt == "index":
         if charset_file is None:
             raise ValueError("the index format needs --charset FILE (the characters the indices point to)")
-        return list(read_index(annotations, charset_file, index_base))
-    return list((read_gt if fmt == "gt" else read_list)(annotations))
+        entries = list(read_index(annotations, charset_file, index_base))
+    else:
+        entries = list((read_gt if fmt == "gt" else read_list)(annotations))
+    empty = [f"{e.where} ({e.image.name})" for e in entries if not e.label]
+    if empty:  # refused as a benchmark refuses it: a word image labelled nothing teaches CTC nothing
+        raise ValueError(f"{len(empty)} sample(s) have an empty label: {', '.join(empty[:5])}"
+                         f"{' ...' if len(empty) > 5 else ''}; write each image's word, or remove its line")
+    return entries
 
 
 def read_lexicons(path: str | Path, count: int) -> list[list[str]]:

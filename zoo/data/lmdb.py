@@ -12,7 +12,6 @@ target only when that is an LMDB directory (``replaces_lmdb_only``), never a use
 """
 from __future__ import annotations
 
-import io
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,8 +19,9 @@ from pathlib import Path
 from typing import Iterable
 
 import lmdb
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from zoo.data.transforms import UnreadableImage, read_image
 from zoo.fileio import atomic_path
 from zoo.outputs import refuse_input_as_output
 
@@ -54,21 +54,16 @@ class Sample:
     lexicon: tuple[str, ...] | None = None
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Decode image bytes fully (a truncated file fails here, not later in a worker)."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
+def decode_image(data: bytes, name: str | None = None) -> Image.Image:
+    """Image bytes decoded fully and upright (``zoo.data.transforms.read_image``; UnreadableImage)."""
+    return read_image(data, name)
 
 
 def check_image(data: bytes, name: str) -> None:
     try:
-        decode_image(data)
-    except UnidentifiedImageError:  # its message names an in-memory buffer, not the file
-        raise ValueError(f"{name}: not an image ({len(data)} bytes in no format PIL reads); fix or remove it "
-                         f"before import") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{name}: not a decodable image ({err}); fix or remove it before import") from err
+        decode_image(data, name)
+    except UnreadableImage as err:
+        raise UnreadableImage(f"{err}; fix or remove it before import") from None
 
 
 _OPEN: dict[str, list] = {}  # resolved path -> [environment, number of readers using it]
@@ -196,30 +191,31 @@ class LmdbReader:
                               f"(num-samples says {self.num_samples})")
         return data
 
+    def _text(self, raw: bytes | None, key: bytes) -> str:
+        """A label's or lexicon's text; a missing or non-UTF-8 one is an error naming database and key."""
+        if raw is None:
+            raise SchemaError(f"{self.path}: key {key.decode()} is missing (num-samples says {self.num_samples})")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise SchemaError(f"{self.path}: {key.decode()} is {raw[:40]!r}, not UTF-8 ({err.reason} at byte "
+                              f"{err.start}); the layout stores UTF-8 text: import the data set again from its "
+                              f"source (`zoo data import` writes UTF-8); `zoo data verify {self.path}` lists "
+                              f"every such key") from None
+
     def label(self, index: int) -> str:
         self._check_index(index)
-        raw = self._get(label_key(index))
-        if raw is None:
-            raise SchemaError(f"{self.path}: key {label_key(index).decode()} is missing "
-                              f"(num-samples says {self.num_samples})")
-        return raw.decode("utf-8")
+        return self._text(self._get(label_key(index)), label_key(index))
 
     def labels(self) -> list[str]:
         """Every label, in order, in one read transaction (fast enough for millions)."""
-        out = []
         with self._txn() as txn:
-            for i in range(1, self.num_samples + 1):
-                raw = txn.get(label_key(i))
-                if raw is None:
-                    raise SchemaError(f"{self.path}: key {label_key(i).decode()} is missing "
-                                      f"(num-samples says {self.num_samples})")
-                out.append(raw.decode("utf-8"))
-        return out
+            return [self._text(txn.get(label_key(i)), label_key(i)) for i in range(1, self.num_samples + 1)]
 
     def lexicon(self, index: int) -> tuple[str, ...] | None:
         self._check_index(index)
         raw = self._get(lexicon_key(index))
-        return None if raw is None else tuple(raw.decode("utf-8").split(","))
+        return None if raw is None else tuple(self._text(raw, lexicon_key(index)).split(","))
 
     def sample(self, index: int) -> Sample:
         return Sample(self.image_bytes(index), self.label(index), self.lexicon(index))
@@ -354,46 +350,3 @@ class Tally:
         examples = self.examples.setdefault(problem, [])
         if len(examples) < self.MAX_EXAMPLES:
             examples.append((index, label))
-
-
-@dataclass
-class VerifyReport(Tally):
-    """A full scan: samples, samples with a lexicon, and the tally of undecodable images and
-    label problems (``zoo.data.charset.LABEL_PROBLEMS``)."""
-    path: str = ""
-    samples: int = 0
-    with_lexicon: int = 0
-
-    CHECKS = ("undecodable", "empty", "unknown_chars", "too_long")
-
-    def rows(self) -> list[dict]:
-        return ([{"check": "samples", "count": self.samples}]
-                + [{"check": c.replace("_", " "), "count": self.counts[c]} for c in self.CHECKS]
-                + [{"check": "with lexicon", "count": self.with_lexicon}])
-
-
-def verify_lmdb(path: str | Path, charset=None, frames: int | None = None, progress=None) -> VerifyReport:
-    """Decode every image and check every label: empty, characters outside ``charset`` (a
-    ``zoo.data.charset.Charset``; None skips the check), more than ``frames`` CTC frames. A missing
-    key raises SchemaError naming it (the reader is opened without the open-time key count, so that
-    the first missing key is the one named)."""
-    reader = LmdbReader(path, check_keys=False)
-    report = VerifyReport(path=str(path), samples=len(reader))
-    task = progress.add_task("verifying", total=len(reader), unit="img") if progress else None
-    for index in range(1, len(reader) + 1):
-        label = reader.label(index)
-        try:
-            decode_image(reader.image_bytes(index))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-            if isinstance(err, SchemaError):
-                raise
-            report.add("undecodable", index, label)
-        if not label:
-            report.add("empty", index, label)
-        elif charset is not None and (problem := charset.label_problem(label, frames)):
-            report.add(problem, index, label)
-        report.with_lexicon += reader.lexicon(index) is not None
-        if progress:
-            progress.advance(task)
-    reader.close()
-    return report

@@ -3,28 +3,110 @@
 ``Preprocess.from_config(model.config)`` turns a PIL image into the (C, H, W) float tensor the
 model expects; ``Preprocess.collate`` batches tensors of different widths. ``Augment`` is the
 optional online augmentation of training images (before ``Preprocess``; never at inference).
+``read_image`` is how every reader of the zoo decodes an image file (upright, fully, one error type).
 """
 from __future__ import annotations
 
+import io
 import math
+import struct
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 WIDTH_POLICIES = ("fixed", "keep_ratio")
-SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+# What decoding a bad image raises: PIL's UnidentifiedImageError and a truncated file's error are
+# OSErrors, a corrupt header can raise SyntaxError or ValueError, and a decompression bomb raises
+# DecompressionBombError, which is none of these (it derives from Exception alone). Every reader
+# of images catches this one tuple (or calls ``read_image``), so none lets one of them through.
+IMAGE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+class UnreadableImage(ValueError):
+    """An image that cannot be decoded; the message is one line naming it, what is wrong and the fix."""
+
+
+def read_image(source: str | Path | bytes, name: str | None = None,
+               draft: tuple[int, int] | None = None) -> Image.Image:
+    """The image at ``source`` (a path, or a file's encoded bytes) decoded now (a truncated file fails
+    here, with its name, not later inside a batch or a worker) and turned upright by its EXIF
+    Orientation (a phone photo stored sideways reads as it is shown). An undecodable one raises
+    ``UnreadableImage`` naming ``name`` (default: the path). ``draft``: a JPEG decoded at the
+    smallest power-of-two reduction still at least that size (PIL's draft mode: a large photo
+    costs what its use does)."""
+    name = name or (f"{len(source)} bytes" if isinstance(source, bytes) else str(source))
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            if draft:
+                image.draft("RGB", draft)
+            image.load()  # leaving the block closes the file (a multi-frame one stays open otherwise)
+            _upright(image, name)
+    except UnreadableImage:
+        raise
+    except Image.DecompressionBombError:
+        raise UnreadableImage(bomb_message(source, name)) from None
+    except UnidentifiedImageError:  # its message names an in-memory buffer or repeats the path
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        raise UnreadableImage(f"{name}: not a readable image ({size} bytes in no format PIL reads)") from None
+    except IMAGE_ERRORS as err:
+        reason = str(err)
+        if not isinstance(source, bytes):  # PIL repeats the path; the message names it once, first
+            reason = reason.replace(f" {str(source)!r}", "").replace(str(source), "").strip(" :")
+        raise UnreadableImage(f"{name}: not a readable image ({reason or type(err).__name__})") from None
+    return image
+
+
+def _upright(image: Image.Image, name: str) -> None:
+    """Turn ``image`` by its EXIF Orientation, in place (no copy of every image that has none)."""
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except (*IMAGE_ERRORS, struct.error, KeyError, IndexError, TypeError) as err:  # a malformed EXIF block
+        raise UnreadableImage(f"{name}: its EXIF data cannot be read ({err}), so its orientation is unknown; "
+                              f"save the image again without EXIF") from None
+
+
+def bomb_message(source: str | Path | bytes, name: str) -> str:
+    """One line for an image over PIL's decompression-bomb limit: its size and the fix."""
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)  # PIL refuses an image of more than twice the setting
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:  # the header alone, to say how large it is: nothing is decoded
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            (width, height), size = image.size, f"a {image.width}x{image.height} image"
+    except IMAGE_ERRORS:
+        width, height, size = 0, 0, "an image"
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    pixels = f" ({width * height / 1e6:.3g} Mpx)" if width else ""
+    return (f"{name}: {size}{pixels} exceeds PIL's decompression-bomb limit of {limit / 1e6:.3g} Mpx "
+            f"(PIL.Image.MAX_IMAGE_PIXELS); shrink it, or crop it to the word")
 
 
 def to_8bit(image: Image.Image) -> Image.Image:
-    """A 16-bit grayscale image (a 16-bit PNG opens as mode I;16, or I) scaled to 8 bit ("L"); any
-    other image as it is. PIL's own ``convert("L")`` clips every value above 255, so a 16-bit word
-    image would read as blank white. Mode I is taken as 16-bit too: it is how PIL has opened such PNGs."""
-    if image.mode not in SIXTEEN_BIT_MODES:
+    """A grayscale image of more than 8 bits scaled to 8 bit ("L"); any other image as it is. PIL's own
+    ``convert("L")`` clips every value above 255, so a 16-bit word image would read as blank white.
+
+    The scale comes from the mode and the values: I;16* modes (a 16-bit PNG or TIFF) are 16-bit
+    (65535 -> 255). Mode I (32-bit integers) holds any range: values within 0..255 are 8-bit already
+    (``convert("I")`` of an 8-bit image; dividing would make it black), within 0..65535 16-bit (how
+    PIL has opened 16-bit PNGs), and any other range is stretched from its minimum to its maximum."""
+    if image.mode not in (*SIXTEEN_BIT_MODES, "I"):
         return image
-    scaled = np.rint(np.asarray(image, dtype=np.float64) / 257)  # 65535 -> 255
-    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+    values = np.asarray(image, dtype=np.float64)
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if image.mode in SIXTEEN_BIT_MODES or (low >= 0 and high > 255 and high <= 65535):
+        scaled = values / 257  # 65535 -> 255
+    elif low >= 0 and high <= 255:
+        scaled = values
+    else:
+        scaled = (values - low) * (255 / max(high - low, 1))
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
 
 
 @dataclass(frozen=True)
@@ -61,6 +143,9 @@ class Preprocess:
         return int(min(max(scaled, self.width), self.max_width))
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
+        import torch  # here, not at the top: the LMDB reader and writer, benchmarks and the renderer's
+        # workers read images through this module, and need no torch for it
+
         image = to_8bit(image).convert("L" if self.in_chans == 1 else "RGB")
         size = (self.target_width(*image.size), self.height)
         array = np.asarray(image.resize(size, Image.BICUBIC), dtype=np.float32).reshape(self.height, size[0], self.in_chans)
@@ -73,6 +158,8 @@ class Preprocess:
     def collate(tensors: list[torch.Tensor]) -> torch.Tensor:
         """Stack (C, H, W_i) tensors, padding each on the right by repeating its last column
         (a pad of the image's own border colour rather than a synthetic black or white bar)."""
+        import torch
+
         width = max(t.shape[-1] for t in tensors)
         return torch.stack([torch.cat([t, t[..., -1:].expand(*t.shape[:-1], width - t.shape[-1])], -1)
                             for t in tensors])

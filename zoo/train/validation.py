@@ -7,6 +7,7 @@ scored like IC15-2077 (case-insensitive, other characters than letters and digit
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ from zoo.data.benchmarks import get_protocol, load_benchmark, preprocess_samples
 from zoo.decode.ctc import greedy_decode
 
 PROTOCOL = "alphanumeric-strip"
+MAX_NAMED = 20  # skipped validation samples named in the log
 
 
 class RealWords:
@@ -59,11 +61,19 @@ def validate(model, val_loader, real_val: list[RealWords], charset: str, device:
     result = {}
     if val_loader is not None:
         correct = total = 0
+        dropped = []  # samples the collate left out (undecodable, too narrow): named, never silently fewer
         for batch in val_loader:
+            dropped += batch.dropped
+            if batch.images is None:  # every sample of this batch was left out
+                continue
             predictions = greedy_decode(model(batch.images.to(device, memory_format=torch.channels_last)), charset)
             correct += sum(p == t for p, t in zip(predictions, batch.labels))
             total += len(batch)
         result.update(val_accuracy=correct / max(total, 1), val_samples=total)
+        if dropped:
+            result.update(val_skipped=dict(Counter(s.reason for s in dropped)),
+                          val_skipped_samples=[s.index for s in dropped[:MAX_NAMED]],
+                          val_skipped_example=dropped[0].detail or dropped[0].reason)
     if real_val:
         real = {words.name: words.accuracy(model, device) for words in real_val}
         result.update(real_val_accuracy=real, real_val_mean=sum(real.values()) / len(real))
@@ -78,9 +88,22 @@ def selected_accuracy(result: dict, select_on: str) -> float:
 def validation_summary(result: dict) -> str:
     parts = []
     if "val_accuracy" in result:
-        parts.append(f"{100 * result['val_accuracy']:.2f}% of {result['val_samples']} held-out rendered words")
+        parts.append(f"{100 * result['val_accuracy']:.2f}% of {result['val_samples']} held-out rendered words"
+                     + _skipped_note(result))
     parts += [f"{100 * acc:.2f}% of real {name}" for name, acc in result.get("real_val_accuracy", {}).items()]
     return "validation word accuracy " + ", ".join(parts)
+
+
+def _skipped_note(result: dict) -> str:
+    """Which held-out samples were left out and why: the accuracy is of fewer words than the set holds."""
+    skipped = result.get("val_skipped")
+    if not skipped:
+        return ""
+    count, named = sum(skipped.values()), result["val_skipped_samples"]
+    reasons = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in skipped.items())
+    more = f" and {count - len(named)} more" if count > len(named) else ""
+    return (f" ({count} left out: {reasons}; sample(s) {', '.join(map(str, named))}{more}; e.g. "
+            f"{result['val_skipped_example']}; `zoo data verify` lists them)")
 
 
 def refuse_as_training(train: str, real_val: list[str]) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from zoo.data.transforms import read_image
+
 KINDS = ("flat", "gradient", "texture", "noise", "crop")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # The Debian packages (checked on Debian 12: mate-backgrounds 1.26.0-1, plasma-workspace-wallpapers
@@ -60,7 +62,8 @@ class CropPool:
             paths = sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
             if not paths:
                 raise FileNotFoundError(f"--backgrounds {directory}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
-            self.images = [np.asarray(Image.open(p).convert("RGB"), np.float32) / 255.0 for p in paths]
+            self.images = [np.asarray(read_image(p, f"--backgrounds {p}").convert("RGB"), np.float32) / 255.0
+                           for p in paths]
         else:
             rng = np.random.default_rng([seed, 0xB6])
             self.images = [self._scene(rng) for _ in range(count)]
@@ -109,9 +112,7 @@ class PhotoPool:
         self.paths = list(paths)
         self.images = []
         for path in self.paths:
-            image = Image.open(path)
-            image.draft("RGB", (640, 360))
-            image = image.convert("RGB")
+            image = read_image(path, f"photo background {path}", draft=(640, 360)).convert("RGB")
             self.images.append([image] + [image.reduce(2 ** k) for k in range(1, self.LEVELS)])
 
     def crop(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
