@@ -1,8 +1,10 @@
+import re
+
 import pytest
 import torch
 
 import zoo
-from zoo.checkpoint import save_checkpoint, save_weights
+from zoo.checkpoint import model_spec, save_checkpoint, save_weights
 from zoo.cli import main
 from zoo.factory import load_model
 
@@ -126,3 +128,94 @@ def test_a_text_file_named_pt_is_called_damaged_not_a_pickle_that_runs_code(tmp_
     text.write_text("hello, not a checkpoint\n")
     with pytest.raises(ValueError, match=r"is not a PyTorch checkpoint \(24 bytes"):
         read_checkpoint(text)
+
+
+class RunsShell:
+    """An object whose unpickling asks for os.system: a module torch blocks outright, worded otherwise."""
+
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch never-run",))
+
+
+class RunsExec:
+    def __reduce__(self):
+        return (exec, ("open('never-run', 'w')",))
+
+
+@pytest.mark.parametrize("payload, asked", [(RunsShell(), "posix.system"), (RunsExec(), "exec")])
+def test_a_pickle_asking_for_a_blocked_module_is_refused_naming_what_it_asks(tmp_path, monkeypatch, payload, asked):
+    # before: os.system was called "not a PyTorch checkpoint (1307 bytes: truncated, damaged or another format)"
+    import os
+    if os.name != "posix":
+        pytest.skip("os.system is posix.system on POSIX only")
+    monkeypatch.chdir(tmp_path)
+    torch.save({"model": payload}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match=rf"evil.pt: refused: its pickle asks for {asked}, not tensors"):
+        load_model(tmp_path / "evil.pt")
+    assert not (tmp_path / "never-run").exists()
+
+
+def _with_state(tmp_path, model, change) -> str:
+    ckpt = {"model_spec": model_spec(model), "state_dict": model.state_dict()}
+    change(ckpt)
+    torch.save(ckpt, tmp_path / "edited.pt")
+    return str(tmp_path / "edited.pt")
+
+
+def _drop_first(ckpt):
+    ckpt["state_dict"].pop(next(iter(ckpt["state_dict"])))
+
+
+@pytest.mark.parametrize("change, problem", [
+    (_drop_first, r"\(missing \S+\)"),
+    (lambda c: c["state_dict"].update(extra=torch.zeros(2)), r"\(unexpected extra\)"),
+    (lambda c: c["model_spec"].update(num_classes=7), r"\(shapes differ: \S+ is \[11.*; the classifier is not "
+                                                      r"the size of model_spec's num_classes 7\)"),
+    (lambda c: c.update(model_spec="grcnn_small"), r"model_spec is a str, not a mapping"),
+    (lambda c: c["model_spec"].update(name="nosuch"), r"model_spec builds no model here \(unknown"),
+])
+def test_a_checkpoint_whose_contents_do_not_fit_is_one_error_naming_the_file(tmp_path, model, capsys, change, problem):
+    # before: torch's multi-line "Error(s) in loading state_dict for Reader", no file, no fix; a string
+    # model_spec: "string indices must be integers, not 'str'"
+    from PIL import Image
+
+    path = _with_state(tmp_path, model, change)
+    with pytest.raises(ValueError, match=rf"^{re.escape(path)}: its .*{problem}.*copy it again"):
+        load_model(path)
+    Image.new("L", (100, 32), 200).save(tmp_path / "x.png")
+    assert main(["predict", str(tmp_path / "x.png"), "--model", path]) == 1
+    printed = capsys.readouterr().err
+    assert printed.startswith(f"error: {path}: its ") and printed.count("\n") == 1, printed
+
+
+@pytest.mark.parametrize("fmt", ["pt", "safetensors"])
+def test_weights_that_are_not_finite_are_refused_at_load_naming_the_file_and_tensor(tmp_path, model, fmt):
+    # before: `predict --model nan.pt` read '' with probability nan and exit code 0
+    floats = [k for k, v in model.state_dict().items() if v.is_floating_point()]
+    first = floats[0] if fmt == "pt" else sorted(floats)[0]  # a safetensors file keeps its tensors sorted by name
+    for t in model.state_dict().values():  # what a diverged run saves
+        if t.is_floating_point():
+            t.fill_(float("nan"))
+    path = save_checkpoint(tmp_path / "nan.pt", model) if fmt == "pt" else save_weights(tmp_path / "nan.safetensors", model)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: its weights are not finite: {first} holds NaN "
+                                         rf"\(and \d+ more .*use an earlier checkpoint"):
+        load_model(path)
+    with pytest.raises(ValueError, match="not finite"):
+        zoo.create_model("grcnn_small", checkpoint_path=path, num_classes=11, hidden_size=16, in_chans=3)
+
+
+def test_a_plain_pickle_named_pt_is_one_error_without_torchs_warning(tmp_path):
+    # before: torch's two-line UserWarning on stderr came before the one-line error
+    import pickle
+    import warnings
+
+    from zoo.checkpoint import read_checkpoint
+    path = tmp_path / "plain.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"state_dict": {"w": [1.0, 2.0]}}, f)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match=rf"{path}: "):
+            read_checkpoint(path)
+    assert [str(w.message) for w in caught] == []

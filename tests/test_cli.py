@@ -263,3 +263,13 @@ def test_eval_refuses_an_out_that_cannot_take_its_tables_before_evaluating(tmp_p
     monkeypatch.undo()  # now evaluate
     assert main([*argv, str(tmp_path / "runs")]) == 0
     assert main([*argv, str(tmp_path / "runs")]) == 0  # its own per_image.csv, beside its own eval table: replaced
+
+
+def test_an_index_import_with_an_empty_charset_file_names_it(tmp_path, capsys):
+    # before: "label indices ['0'] are not all integers in 0..-1", as though the list were wrong
+    (tmp_path / "chars.txt").write_text("")
+    (tmp_path / "list.txt").write_text("a.png 0\n")
+    assert main(["data", "import", str(tmp_path / "list.txt"), "--charset", str(tmp_path / "chars.txt"),
+                 "--out", str(tmp_path / "i.lmdb")]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"charset {tmp_path / 'chars.txt'} is empty" in err and not (tmp_path / "i.lmdb").exists()

@@ -153,3 +153,22 @@ def test_a_listed_image_linking_outside_the_folder_is_refused_a_linked_folder_is
     linked = tmp_path / "linked"
     linked.symlink_to(data, target_is_directory=True)  # the data set itself kept elsewhere
     assert listed_image(linked, "a.png", "gt.txt line 1").read_bytes() == b"image"
+
+
+def test_a_locked_block_that_fails_before_writing_leaves_the_folder_as_it_found_it(tmp_path):
+    # before: a `zoo train` refused once its data loaded left out/.lock, and out itself, behind
+    with pytest.raises(ValueError):
+        with exclusive(tmp_path / "runs" / "new", "writer"):
+            raise ValueError("refused")
+    assert list(tmp_path.iterdir()) == []  # the folders it made went with the lock
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    with pytest.raises(ValueError):
+        with exclusive(mine, "writer"):
+            raise ValueError("refused")
+    assert mine.is_dir() and list(mine.iterdir()) == []  # the user's folder stays
+    with pytest.raises(ValueError):
+        with exclusive(tmp_path / "started", "writer") as lock:
+            (lock.parent / "log.jsonl").write_text("{}\n")
+            raise ValueError("failed at step 3")
+    assert sorted(p.name for p in (tmp_path / "started").iterdir()) == [".lock", "log.jsonl"]  # a run's own

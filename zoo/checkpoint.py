@@ -18,6 +18,7 @@ import json
 import os
 import pickle
 import re
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -65,10 +66,13 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     try:
-        with torch.serialization.safe_globals(_legacy_globals()):
+        # torch warns (two lines) about a plain pickle before failing on it: the error below says it all
+        with torch.serialization.safe_globals(_legacy_globals()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        wanted = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        # torch words a global outside its allowlist one way, one of a module it blocks (os, posix) another
+        wanted = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", str(err))
         if "Weights only load failed" not in str(err) or not wanted:  # damaged or no pickle at all (a text file)
             raise ValueError(_unreadable(path)) from None
         raise ValueError(f"{path}: refused: its pickle asks for {wanted[1]}, "
@@ -95,6 +99,37 @@ def _with_current_names(ckpt: dict[str, Any]) -> dict[str, Any]:
 def current_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """A stored model spec with today's option names."""
     return {**spec, "options": renamed(spec.get("options", {}))}
+
+
+def checked_spec(spec: Any, path: str | Path) -> dict[str, Any]:
+    """A file's stored model spec with today's option names; one that is not the mapping
+    ``model_spec`` writes (a damaged or hand-edited file) is an error naming the file, not a TypeError
+    from deep inside the model's builder."""
+    if not isinstance(spec, dict):
+        problem = f"is a {type(spec).__name__}, not a mapping"
+    elif not isinstance(spec.get("name"), str):
+        problem = "names no model (no text 'name')"
+    elif not isinstance(spec.get("num_classes"), int) or isinstance(spec.get("num_classes"), bool):
+        problem = "has no class count (no whole number 'num_classes')"
+    elif not all(isinstance(spec.get(key, {}), dict) for key in ("options", "config")):
+        problem = "has an 'options' or 'config' that is not a mapping"
+    else:
+        return current_spec(spec)
+    raise ValueError(f"{path}: its model_spec {problem}; the file is damaged or was not written by the zoo: "
+                     f"copy it again, or write it with zoo.checkpoint.save_checkpoint")
+
+
+def check_finite(state: dict[str, Any], path: str | Path) -> None:
+    """Refuse weights holding NaN or inf (a run that diverged, a damaged file): such a model reads every
+    image as '' with probability nan, and says nothing. One isfinite pass per tensor, once per load."""
+    bad = [k for k, v in state.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        kind = "NaN" if bool(torch.isnan(state[bad[0]]).any()) else "inf"
+        more = f" (and {len(bad) - 1} more of its {len(state)} tensors are not finite)" if len(bad) > 1 else ""
+        raise ValueError(f"{path}: its weights are not finite: {bad[0]} holds {kind}{more}; the run that wrote "
+                         f"it diverged or the file is damaged: use an earlier checkpoint, or train again "
+                         f"(a lower train.lr)")
 
 
 def stored_options(spec: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +197,12 @@ def header_spec(meta: dict[str, str], path: str | Path) -> dict[str, Any]:
     """The model spec in the header ``meta`` of the safetensors file ``path``, with today's option names."""
     if "model_spec" not in meta:
         raise ValueError(f"{path}: safetensors header has no model_spec; save it with zoo.checkpoint.save_weights")
-    return current_spec(json.loads(meta["model_spec"]))
+    try:
+        spec = json.loads(meta["model_spec"])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: its model_spec is not JSON ({err.msg}); the file is damaged: copy it again, "
+                         f"or write it anew with `zoo export CKPT --format safetensors`") from None
+    return checked_spec(spec, path)
 
 
 def shipped_accuracy(name: str) -> str | None:
@@ -189,11 +229,15 @@ def read_weights(path: str | Path) -> tuple[dict[str, Any] | None, dict[str, tor
     if path.suffix == ".safetensors":
         meta, tensors = read_safetensors(path)
         spec = header_spec(meta, path) if "model_spec" in meta else None
-        return spec, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+        state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+        check_finite(state, path)
+        return spec, state
     ckpt = read_checkpoint(path)
     if isinstance(ckpt.get("state_dict"), dict):
-        return ckpt.get("model_spec"), ckpt["state_dict"]
+        check_finite(ckpt["state_dict"], path)
+        return checked_spec(ckpt["model_spec"], path) if "model_spec" in ckpt else None, ckpt["state_dict"]
     if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        check_finite(ckpt, path)
         return None, ckpt
     raise ValueError(f"{path}: neither a zoo checkpoint (model_spec + state_dict) nor a state dict of tensors")
 

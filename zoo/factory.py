@@ -17,8 +17,8 @@ import torch
 
 import zoo.models  # noqa: F401  (registers every built-in model: see the module doc)
 from zoo import checkpoint
-from zoo.checkpoint import (header_spec, read_checkpoint, read_safetensors, read_weights, shipped_accuracy,
-                            shipped_spec, stored_options, with_stored_config)
+from zoo.checkpoint import (check_finite, checked_spec, header_spec, read_checkpoint, read_safetensors, read_weights,
+                            shipped_accuracy, shipped_spec, stored_options, with_stored_config)
 from zoo.hints import did_you_mean
 from zoo.models.profile import count_parameters, gflops
 from zoo.models.recognizer import HEADS, classifier_name
@@ -192,9 +192,8 @@ def load_model(spec: str | Path, map_location: str = "cpu", *, untrained: bool =
     if path.suffix != ".safetensors":
         return checkpoint_model(read_checkpoint(path, map_location), path)
     meta, tensors = read_safetensors(path)
-    model = build_from_spec(header_spec(meta, path))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
-    return model.eval()
+    model = _spec_model(header_spec(meta, path), path)
+    return load_weights(model, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, path)
 
 
 def checkpoint_model(ckpt: dict[str, Any], path: str | Path) -> Reader:
@@ -202,8 +201,41 @@ def checkpoint_model(ckpt: dict[str, Any], path: str | Path) -> Reader:
     callers that also need its recipe, train state or provenance, without reading the file twice."""
     if "model_spec" not in ckpt:
         raise ValueError(f"{path}: not a zoo checkpoint (no model_spec); save it with zoo.checkpoint.save_checkpoint")
-    model = build_from_spec(ckpt["model_spec"])
-    model.load_state_dict(ckpt["state_dict"])
+    return load_weights(_spec_model(checked_spec(ckpt["model_spec"], path), path), ckpt.get("state_dict"), path)
+
+
+def _spec_model(spec: dict[str, Any], path: str | Path) -> Reader:
+    """``build_from_spec`` for a file's spec: a name or options the registry refuses are named with the file."""
+    try:
+        return build_from_spec(spec)
+    except (KeyError, TypeError, ValueError) as err:
+        reason = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        raise ValueError(f"{path}: its model_spec builds no model here ({reason}); the file is damaged or from "
+                         f"another version of the zoo: copy it again, or use another checkpoint") from None
+
+
+def load_weights(model: Reader, state: Any, path: str | Path) -> Reader:
+    """``state`` loaded into ``model``, the one its file's spec built, in eval mode. Weights that do not fit
+    it (tensors missing or extra, other shapes: a class count other than the spec's) or are not finite
+    are one error naming the file and the first tensors, not torch's multi-line one."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: its state_dict is not a mapping of names to tensors; the file is damaged: "
+                         f"copy it again, or use another checkpoint (a run's last.pt or best.pt)")
+    own = model.state_dict()
+    missing, unexpected = [k for k in own if k not in state], [k for k in state if k not in own]
+    shapes = [f"{k} is {list(state[k].shape)}, not {list(v.shape)}"
+              for k, v in own.items() if k in state and state[k].shape != v.shape]
+    problems = [f"{what} {', '.join(items[:3])}{', ...' if len(items) > 3 else ''}" for what, items in
+                (("missing", missing), ("unexpected", unexpected), ("shapes differ:", shapes)) if items]
+    if any(k.startswith(model.config.classifier + ".") and k in state and state[k].shape != v.shape
+           for k, v in own.items()):
+        problems.append(f"the classifier is not the size of model_spec's num_classes {model.num_classes}")
+    if problems:
+        raise ValueError(f"{path}: its weights do not fit the {model.config.name} its model_spec describes "
+                         f"({'; '.join(problems)}); the file is damaged or was edited: copy it again, or use "
+                         f"another checkpoint (a run's last.pt or best.pt)")
+    check_finite(state, path)
+    model.load_state_dict(state)
     return model.eval()
 
 

@@ -173,10 +173,15 @@ LOCK_NAME = ".lock"  # the file ``exclusive`` locks in a folder (zoo.train.run_f
 def exclusive(folder: str | os.PathLike, what: str) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder/LOCK_NAME`` (created if needed) while the block runs, so two
     processes never write into one folder at once; a second is refused at once, naming the holder.
-    The lock dies with its process, so a killed holder never blocks the next one."""
+    The lock dies with its process, so a killed holder never blocks the next one. A block that fails
+    before writing anything into the folder leaves no trace: the lock file this call created goes,
+    and so do the folders it created (a `zoo train` refused once its data loads leaves no run folder)."""
     folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_NAME, "a+") as handle:
+    lock = folder / LOCK_NAME
+    fresh = not lock.exists()
+    with open(lock, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -187,7 +192,25 @@ def exclusive(folder: str | os.PathLike, what: str) -> Iterator[Path]:
         handle.truncate(0)
         handle.write(str(os.getpid()))
         handle.flush()
-        yield folder / LOCK_NAME
+        try:
+            yield lock
+        except BaseException:
+            if fresh:
+                _remove_unused_lock(lock, created)
+            raise
+
+
+def _remove_unused_lock(lock: Path, created: list[Path]) -> None:
+    """``lock`` and the empty ``created`` folders (deepest first), when nothing but the lock was written
+    there. Removed while still locked, so no other process takes the file being removed."""
+    if any(p != lock for p in lock.parent.iterdir()):
+        return
+    lock.unlink(missing_ok=True)
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:  # something else was put there meanwhile: it stays
+            return
 
 
 def _remove(path: Path) -> None:

@@ -64,3 +64,16 @@ def test_bad_charsets_are_clear_errors(tmp_path):
         Charset.from_file(bad)
     with pytest.raises(FileNotFoundError, match="neither a named charset"):
         Charset.resolve("no/such/file.txt")
+
+
+def test_a_charset_file_with_a_repeat_or_nothing_is_named_with_its_lines(tmp_path):
+    # before: "charset repeats 'a' (positions 0 and 1)", and "a charset needs at least one character", unnamed
+    twice = tmp_path / "twice.txt"
+    twice.write_text("a\nb\na\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"charset .*twice.txt: 'a' is on line 1 and again on line 3; .*delete one"):
+        Charset.resolve(str(twice))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    for read in (Charset.from_file, read_charset_lines):
+        with pytest.raises(ValueError, match=r"charset .*empty.txt is empty; it needs one character per line"):
+            read(empty)

@@ -1,5 +1,9 @@
 import json
+import os
+import signal
 import string
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -132,3 +136,44 @@ def test_a_backgrounds_subfolder_named_like_an_image_is_searched_not_opened(tmp_
     Image.new("RGB", (64, 32), "green").save(tmp_path / "x.png" / "inside.png")
     Image.new("RGB", (64, 32), "blue").save(tmp_path / "top.jpg")
     assert len(CropPool(0, tmp_path).images) == 2
+
+
+ANNOUNCES_RENDERING = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background shell starts its jobs ignoring SIGINT
+import zoo.data.synth as synth
+render = synth._render
+def announced(*args):
+    for i, samples in enumerate(render(*args)):
+        if i == 1:  # both workers are at work
+            print("rendering", file=sys.stderr, flush=True)
+        yield samples
+synth._render = announced
+from zoo.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("signal_name, to_group, code", [("SIGINT", True, 130), ("SIGTERM", False, 143)])
+def test_a_signal_during_a_synth_with_workers_is_one_line_from_the_parent(tmp_path, signal_name, to_group, code):
+    # before: each forked worker printed "Process ForkPoolWorker-N: Traceback ... zoo.cli.Terminated" (SIGTERM:
+    # the pool's terminate() reached the CLI's handler they inherited) or KeyboardInterrupt (Ctrl-C: the group)
+    out = tmp_path / "sy.lmdb"
+    proc = subprocess.Popen([sys.executable, "-c", ANNOUNCES_RENDERING, "data", "synth", "--n", "30000",
+                             "--workers", "2", "--out", str(out)], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        before = []
+        while (line := proc.stderr.readline()) and line.strip() != "rendering":
+            before.append(line)
+        assert line.strip() == "rendering", before
+        stop = getattr(signal, signal_name)
+        os.killpg(proc.pid, stop) if to_group else proc.send_signal(stop)  # Ctrl-C reaches the whole group
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == code and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == f"interrupted: stopped by {signal_name}" and err.count("interrupted") == 1
+    assert not out.exists()

@@ -119,7 +119,8 @@ def test_training_values_that_would_train_nonsense_are_refused_at_load_time(tiny
 def test_a_float_written_without_a_dot_is_the_float(tiny_recipe):
     # YAML 1.1 (PyYAML) reads 1e-3 as text
     assert load_recipe(tiny_recipe, ["train.lr=1e-3"]).train.lr == 0.001
-    assert load_recipe(tiny_recipe, ["train.optimizer=adamw", "train.scheduler=cosine"]).train.optimizer == "adamw"
+    assert load_recipe(tiny_recipe, ["train.optimizer=adamw", "train.optimizer_args={}",  # Adadelta's rho, not AdamW's
+                                     "train.scheduler=cosine"]).train.optimizer == "adamw"
 
 
 def test_invalid_yaml_is_one_line_with_its_place(tmp_path):
@@ -129,3 +130,23 @@ def test_invalid_yaml_is_one_line_with_its_place(tmp_path):
         load_recipe(tmp_path / "r.yaml")
     message = str(refused.value)
     assert "\n" not in message and "not valid YAML at line 1, column 17 (expected the node content" in message
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.real_val=[1,2]", "recipe key 'data.real_val' takes paths: a list of folders of real words, each holding "
+                            "a gt.txt, got [1, 2]: item 1 is 1 (int)"),
+    ("train.optimizer_args={foo: 1}", "recipe key 'train.optimizer_args.foo': adadelta takes no argument 'foo'. "
+                                      "It takes: rho, eps"),
+    ("train.optimizer_args={rho: -5}", "recipe key 'train.optimizer_args.rho': adadelta refuses rho=-5 "
+                                       "(Invalid rho value: -5)"),
+    ("train.optimizer_args={lr: 0.1}", "recipe key 'train.optimizer_args.lr': set train.lr instead"),
+    ("train.optimizer=adam", "recipe key 'train.optimizer_args.rho': adam takes no argument 'rho'"),
+])
+def test_list_items_and_optimizer_arguments_are_checked_when_the_recipe_loads(tiny_recipe, override, message):
+    # before: "expected str, bytes or os.PathLike object, not int", and "Adadelta.__init__() got an unexpected
+    # keyword argument 'foo'" only once the data had loaded
+    with pytest.raises(RecipeError) as refused:
+        load_recipe(tiny_recipe, [override])
+    assert message in str(refused.value)
+    assert load_recipe(tiny_recipe, ["train.optimizer=adamw", "train.optimizer_args={betas: [0.9, 0.99]}",
+                                     "data.real_val=[data/real]"]).train.optimizer_args == {"betas": [0.9, 0.99]}

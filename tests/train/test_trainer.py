@@ -247,8 +247,30 @@ def test_training_into_a_folder_of_someone_elses_files_is_refused_and_touches_no
     (out / foreign).write_text("# my own file\n")
     assert main(["train", str(tiny_recipe), "--set", f"out={out}"]) == 1
     assert f"holds files `zoo train` did not write ({foreign})" in " ".join(capsys.readouterr().err.split())
-    assert (out / foreign).read_text() == "# my own file\n" and sorted(p.name for p in out.iterdir()) == \
-        sorted({foreign, ".lock"})
+    # refused before the lock is made: no .lock left in the user's folder (nor in an LMDB, which
+    # `zoo data import --out` would then refuse as not its own)
+    assert (out / foreign).read_text() == "# my own file\n" and [p.name for p in out.iterdir()] == [foreign]
+
+
+@pytest.mark.parametrize("start", [["--resume"], ["--init-from", "nowhere.pt"], ["--init-from", "crnn_vgg"]])
+def test_a_refused_resume_or_init_from_makes_no_out_folder(tiny_recipe, tmp_path, capsys, start):
+    # before: out/.lock (and out) were made first; crnn_vgg is refused only once its weights are read
+    assert main(["train", str(tiny_recipe), *start]) == 1
+    assert {"--resume": "--resume: no checkpoint at", "nowhere.pt": "nowhere.pt: neither a file",
+            "crnn_vgg": "--init-from crnn_vgg: a different architecture"}[start[-1]] in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("out, problem", [("notes.txt", "is a file, not a folder"),
+                                          ("/proc/zoo", "cannot write in /proc")])
+def test_an_out_that_cannot_be_a_folder_is_named_as_out(tiny_recipe, tmp_path, capsys, out, problem):
+    # before: "[Errno 17] File exists: 'notes.txt'" and "[Errno 2] No such file or directory"
+    (tmp_path / "notes.txt").write_text("mine\n")
+    out = str(tmp_path / out) if out == "notes.txt" else out
+    assert main(["train", str(tiny_recipe), "--set", f"out={out}"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: out: {out}" in err and problem in err and "out must be a folder the zoo can create" in err, err
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
 
 
 def test_a_run_killed_before_its_first_checkpoint_is_started_again_over_its_own_files(tiny_recipe, tmp_path):

@@ -54,7 +54,15 @@ class Charset:
 
     @classmethod
     def from_file(cls, path: str | Path, case: str = "keep") -> "Charset":
-        return cls("".join(read_charset_lines(path)), case)
+        """The charset of a file with one character per line; a character on two lines is named with both."""
+        lines = read_charset_lines(path)
+        first: dict[str, int] = {}
+        for number, c in enumerate(lines, 1):
+            if c in first:
+                raise ValueError(f"charset {path}: {c!r} is on line {first[c]} and again on line {number}; each "
+                                 f"character must appear once: delete one of the lines")
+            first[c] = number
+        return cls("".join(lines), case)
 
     @classmethod
     def resolve(cls, spec: str, case: str | None = None) -> "Charset":
@@ -129,6 +137,8 @@ def read_charset_lines(path: str | Path) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if not lines:  # else "needs at least one character", or an index import's "integers in 0..-1", unnamed
+        raise ValueError(f"charset {path} is empty; it needs one character per line")
     for number, line in enumerate(lines, 1):
         if len(line) != 1:
             raise ValueError(f"{path}:{number}: expected exactly one character per line, got {line!r}")

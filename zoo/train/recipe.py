@@ -48,7 +48,7 @@ class DataSection:
     train_synth: SynthSection | None = None  # render ``train`` when it is missing
     val_synth: SynthSection | None = None
     val_samples: int = 0               # validate on the first N samples (0 = all)
-    real_val: list = field(default_factory=list)  # folders of real words (gt.txt): validation only, never trained on
+    real_val: list[str] = field(default_factory=list)  # folders of real words (gt.txt): validation only, never trained on
     real_val_samples: int = 0          # the first N words of each real_val folder (0 = all)
     charset: str = "alnum36"           # alnum36 | alnum62 | printable94 | a charset file's path
     width_policy: str | None = None    # None: the model's config (fixed / keep_ratio)
@@ -239,6 +239,9 @@ def _build(cls: type, data: Any, where: str, problems: list[str]) -> Any:
             problems.append(problem)
     if cls is TrainSection:
         problems.extend(schedule_problems(values))
+        if "optimizer" in values or "optimizer_args" in values:  # else Adadelta's defaults, known to work
+            problems.extend(optimizer_args_problems(values.get("optimizer", TrainSection.optimizer),
+                                                    values.get("optimizer_args", TrainSection().optimizer_args)))
     return cls(**values)
 
 
@@ -257,6 +260,50 @@ def schedule_problems(train: dict) -> list[str]:
         problems.append(f"recipe key 'train.scheduler' must be one of {', '.join(SCHEDULERS)}, got "
                         f"{train['scheduler']!r}.{did_you_mean(train['scheduler'], SCHEDULERS)}")
     return problems
+
+
+def optimizer_args_problems(optimizer: str, args: dict) -> list[str]:
+    """``train.optimizer_args`` the optimizer does not take, or a value it refuses, named by key when the
+    recipe loads rather than by the optimizer's constructor once the data is built. Each key is passed
+    as the trainer passes it (timm's create_optimizer_v2) to a one-tensor stand-in: microseconds."""
+    import inspect
+
+    from timm.optim import create_optimizer_v2, get_optimizer_class
+
+    try:
+        opt_class = get_optimizer_class(optimizer.lower().split("_")[-1], bind_defaults=False)
+    except (ValueError, KeyError):  # an optimizer timm lacks: schedule_problems names it
+        return []
+    taken = inspect.signature(opt_class.__init__).parameters
+    # what timm's factory takes itself (momentum, layer_decay, ...); model, name, lr and decay are the recipe's
+    accepted = [n for n in [*taken, *inspect.signature(create_optimizer_v2).parameters]
+                if n not in ("self", "params", "model_or_params", "opt", "lr", "weight_decay", "kwargs")]
+    any_name = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in taken.values())
+    problems = []
+    for key, value in args.items():
+        name = f"train.optimizer_args.{key}"
+        if key in ("lr", "weight_decay"):
+            problems.append(f"recipe key {name!r}: set train.{key} instead (the trainer passes it)")
+        elif key not in accepted and not any_name:
+            problems.append(f"recipe key {name!r}: {optimizer} takes no argument {key!r}.{did_you_mean(str(key), accepted)} "
+                            f"It takes: {', '.join(dict.fromkeys(accepted))} (another optimizer's arguments "
+                            f"inherited from a _base_ are replaced with --set train.optimizer_args={{}})")
+        else:
+            problems.extend(_refused(optimizer, {key: value}, name))
+    return problems or _refused(optimizer, args, "train.optimizer_args")  # together (SGD's nesterov needs momentum)
+
+
+def _refused(optimizer: str, args: dict, name: str) -> list[str]:
+    """The optimizer's own refusal of ``args``, as a problem of the recipe key ``name``."""
+    import torch
+    from timm.optim import create_optimizer_v2
+
+    try:
+        create_optimizer_v2([torch.nn.Parameter(torch.zeros(1))], opt=optimizer, lr=1.0, **args)
+    except (ValueError, TypeError, RuntimeError) as err:
+        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        return [f"recipe key {name!r}: {optimizer} refuses {shown} ({err})"]
+    return []
 
 
 def _convert(hint: Any, value: Any, name: str, problems: list[str]) -> Any:
@@ -287,7 +334,16 @@ def _convert(hint: Any, value: Any, name: str, problems: list[str]) -> Any:
     if expected is int and isinstance(value, bool) or not isinstance(value, expected):
         raise RecipeError(f"recipe key {name!r} must be {getattr(expected, '__name__', expected)}, "
                           f"got {value!r} ({type(value).__name__})")
+    if expected is list and typing.get_args(hint) == (str,):
+        wrong = next((i for i, item in enumerate(value) if not isinstance(item, str)), None)
+        if wrong is not None:  # [1, 2]: YAML read the names as numbers, and os.fspath() failed at training
+            raise RecipeError(f"recipe key {name!r} takes {LIST_ITEMS.get(name, 'a list of text')}, got {value!r}: "
+                              f"item {wrong + 1} is {value[wrong]!r} ({type(value[wrong]).__name__}); quote a "
+                              f"name YAML reads as a number or a date: [\"{value[wrong]}\"]")
     return value
+
+
+LIST_ITEMS = {"data.real_val": "paths: a list of folders of real words, each holding a gt.txt"}
 
 
 def recipe_changes(before: dict, after: dict) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zoo.fileio import LOCK_NAME
+from zoo.fileio import LOCK_NAME, check_folder_takes_files
 from zoo.outputs import is_zoo_png
 from zoo.train.recipe import SAVED_RECIPE_HEADER, RecipeError
 
@@ -32,6 +32,29 @@ def is_run_file(path: Path) -> bool:
     if path.name == CURVES:  # a user's figure of that name is no run's: refused before training, not after
         return is_zoo_png(path)
     return path.name in RUN_FILES or path.name.startswith(".tmp-")
+
+
+def check_start(resume: bool, init_from: str | None, allow_recipe_change: bool) -> None:
+    """The ways of starting a run that contradict each other."""
+    if resume and init_from:
+        raise RecipeError("--resume continues a run; --init-from starts a new one from weights: choose one")
+    if allow_recipe_change and not resume:
+        raise RecipeError("--allow-recipe-change applies to --resume only")
+
+
+def refuse_before_start(out: Path, resume: bool, init_from: str | None, allow_recipe_change: bool) -> None:
+    """What refuses a run at ``out``, said before anything is made there (the folder, its lock): a
+    refused run must leave the user's folder (or LMDB) as it was. Checked again under the lock."""
+    check_start(resume, init_from, allow_recipe_change)
+    try:
+        check_folder_takes_files(out)
+    except OSError as err:
+        raise RecipeError(f"out: {err} (out must be a folder the zoo can create and write in, e.g. "
+                          f"--set out=runs/another)") from None
+    if resume and not (out / LAST).is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {out / LAST}; start without --resume")
+    if not resume:
+        refuse_existing_run(out)
 
 
 def refuse_existing_run(out: Path) -> None:

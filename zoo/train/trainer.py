@@ -55,22 +55,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_model(recipe: Recipe, charset: Charset, init_from: str | None = None):
+def build_model(recipe: Recipe, charset: Charset, init_from: str | None = None, source=None):
     """The recipe's model; its config carries the recipe's charset and width policy, the contract every
-    checkpoint of the run hands to inference (set the way a loaded file's stored config is)."""
+    checkpoint of the run hands to inference (set the way a loaded file's stored config is).
+    ``source``: the model of ``init_from`` when already loaded."""
     model = create_model(recipe.model.name, num_classes=charset.num_classes, **recipe.model.options)
     width_policy = recipe.data.width_policy or model.config.width_policy
     with_config(model, charset=charset.chars, case=charset.case, width_policy=width_policy)
     if init_from:
-        load_initial_weights(model, init_from)
+        load_initial_weights(model, init_from, source)
     return model
 
 
-def load_initial_weights(model, spec: str) -> None:
+def load_initial_weights(model, spec: str, source=None) -> None:
     """Weights only (no optimiser, no step) from a checkpoint, a .safetensors file or a shipped model's
-    name (``load_model`` reads all three). When the charset differs the classifier (the last Linear)
-    is re-initialised; any other difference is a different architecture, an error."""
-    source = load_model(spec)
+    name (``load_model`` reads all three; ``source``: what it read, when already read). When the charset
+    differs the classifier (the last Linear) is re-initialised; any other difference is a different
+    architecture, an error."""
+    source = load_model(spec) if source is None else source
     state, own = source.state_dict(), model.state_dict()
     if source.config.charset != model.config.charset:
         classifier = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1] + "."
@@ -104,11 +106,8 @@ def build_optimizer(recipe: Recipe, model):
 
 class Trainer:
     def __init__(self, recipe: Recipe, resume: bool = False, init_from: str | None = None,
-                 allow_recipe_change: bool = False):
-        if resume and init_from:
-            raise RecipeError("--resume continues a run; --init-from starts a new one from weights: choose one")
-        if allow_recipe_change and not resume:
-            raise RecipeError("--allow-recipe-change applies to --resume only")
+                 allow_recipe_change: bool = False, init_source=None):
+        run_folder.check_start(resume, init_from, allow_recipe_change)
         self.recipe, self.d = recipe, init_distributed()
         self.out = Path(recipe.out)
         git_commit()  # the checkout as this run starts is the code it runs: what every checkpoint records
@@ -120,7 +119,8 @@ class Trainer:
         self.charset = Charset.resolve(recipe.data.charset)
         # channels_last: the layout oneDNN's (and cuDNN's) convolutions prefer, 1.3-1.5x the training
         # images/s of NCHW on CPU (docs/performance.md); the values, and the saved state dict, are the same
-        self.model = build_model(recipe, self.charset, init_from).to(self.d.device, memory_format=torch.channels_last)
+        self.model = build_model(recipe, self.charset, init_from, init_source).to(
+            self.d.device, memory_format=torch.channels_last)
         self.loader, self.sampler, self.val_loader, self.real_val, self.preprocess, self.label_report = \
             build_data(recipe, self.model, self.charset, self.d)
         self.optimizer, self.scheduler = build_optimizer(recipe, self.model)
@@ -364,7 +364,11 @@ def _numpy_rng_state() -> list:
 def train(recipe: Recipe, resume: bool = False, init_from: str | None = None,
           allow_recipe_change: bool = False) -> dict:
     """Train ``recipe``. Process 0 holds ``out/.lock`` for the whole run, so a second run into the
-    same ``out`` is refused rather than interleaving one log and one set of checkpoints."""
+    same ``out`` is refused rather than interleaving one log and one set of checkpoints. What refuses
+    a run (out, --resume, --init-from) is checked before that lock and its folder are made."""
     main_process = int(os.environ.get("RANK", "0")) == 0
+    if main_process:
+        run_folder.refuse_before_start(Path(recipe.out), resume, init_from, allow_recipe_change)
+    source = load_model(init_from) if init_from else None  # read once, here: a bad file is refused before the lock
     with exclusive(recipe.out, "`zoo train`") if main_process else nullcontext():
-        return Trainer(recipe, resume, init_from, allow_recipe_change).run()
+        return Trainer(recipe, resume, init_from, allow_recipe_change, source).run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,6 +85,17 @@ def _init_worker(charset: Charset, fonts: list[FontInfo], seed: int, config: Ren
                  backgrounds: str | None) -> None:
     global _worker_renderer
     _worker_renderer = Renderer(charset, fonts, seed, config, backgrounds)
+
+
+def _pool_worker(*init) -> None:
+    """A pool worker leaves signals to the parent, which alone reports them: Ctrl-C reaches the whole
+    process group, and each worker's KeyboardInterrupt printed a traceback; SIGTERM, which the pool's
+    terminate() sends, must end a worker at once, not raise the CLI's Terminated (a forked worker
+    inherits that handler) and print another. ``init``: the renderer to build (a spawned worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if init:
+        _init_worker(*init)
 
 
 def _render_chunk(indices: range) -> list[tuple[bytes, str]]:
@@ -169,8 +181,8 @@ def _render(init: tuple, chunks: list[range], workers: int):
         yield from map(_render_chunk, chunks)
         return
     if forking:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_pool_worker) as pool:
             yield from pool.imap(_render_chunk, chunks)
     else:
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_pool_worker, initargs=init) as pool:
             yield from pool.imap(_render_chunk, chunks)
