@@ -225,6 +225,11 @@ def test_resume_with_a_changed_recipe_is_refused_unless_allowed(tiny_recipe, tmp
     batch = load_recipe(tiny_recipe, ["train.iterations=3", "train.batch_size=16"])
     assert train(batch, resume=True, allow_recipe_change=True)["steps"] == 3
     assert "continues with a changed recipe (train.batch_size: 8 -> 16)" in capsys.readouterr().err
+    # before: a resume with no step left exited 0 without a word
+    assert train(load_recipe(tiny_recipe, ["train.iterations=2", "train.batch_size=16"]), resume=True,
+                 allow_recipe_change=True)["steps"] == 3
+    assert "is at step 3 and train.iterations is 2: nothing to train; raise train.iterations" in \
+        " ".join(capsys.readouterr().err.split())
 
 
 def test_training_anew_into_a_run_folder_is_refused(tiny_recipe, tmp_path, capsys):

@@ -201,6 +201,9 @@ class Trainer:
         if self.d.main:
             run_folder.truncate_log(self.out / run_folder.LOG, self.state.step)
             err_console.print(f"resumed {path} at step {self.state.step}")
+            if self.state.step >= self.recipe.train.iterations:  # a run that is done: say so, not a silent exit 0
+                err_console.print(f"note: {path} is at step {self.state.step} and train.iterations is "
+                                  f"{self.recipe.train.iterations}: nothing to train; raise train.iterations to continue")
 
     # -- steps -------------------------------------------------------------------------------
     def _batches(self):
