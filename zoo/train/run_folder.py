@@ -86,6 +86,14 @@ def read_log(log: str | Path) -> list[dict]:
     return [json.loads(line) for line in _log_lines(log)]
 
 
+def start_log(out: Path) -> Path:
+    """A new run's empty ``log.jsonl``, its folder made: the file ``append_log`` then extends."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / LOG
+    log.write_text("")
+    return log
+
+
 def append_log(log: Path, record: dict) -> None:
     with open(log, "a") as f:
         f.write(json.dumps(record) + "\n")

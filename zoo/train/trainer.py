@@ -132,8 +132,7 @@ class Trainer:
         if resumed is not None:
             self._resume(resumed)
         elif self.d.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / run_folder.LOG).write_text("")
+            run_folder.start_log(self.out)
         if self.d.main:
             save_recipe(recipe, self.out / run_folder.RECIPE)
 
