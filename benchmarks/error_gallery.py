@@ -18,6 +18,7 @@ from PIL import Image
 
 from zoo.data.benchmarks import SUITE, data_root
 from zoo.data.preview import labelled_grid
+from zoo.data.transforms import read_image
 from zoo.fileio import atomic_path
 from zoo.report import console
 
@@ -25,7 +26,7 @@ from zoo.report import console
 def errors(folder: Path, images: Path, count: int) -> tuple[list[tuple[Image.Image, str]], int, int]:
     rows = list(csv.DictReader((folder / "per_image.csv").open(encoding="utf-8")))
     wrong = [r for r in rows if r["none: correct"] == "0"]
-    cells = [(Image.open(images / r["file"]), f"{r['ground truth']} -> {r['none: choice'] or '(empty)'}")
+    cells = [(read_image(images / r["file"]), f"{r['ground truth']} -> {r['none: choice'] or '(empty)'}")
              for r in wrong[:count]]
     return cells, len(wrong), len(rows)
 

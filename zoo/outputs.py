@@ -119,11 +119,8 @@ def is_zoo_table(path: Path) -> bool:
     (``zoo.report.write_table``): its ``stem.json`` is a JSON object with rows and the provenance
     every such table records (``meta.zoo_version``). Markdown and CSV carry no mark of their own (a
     first-line comment would break CSV readers); they are the zoo's when their JSON is."""
-    try:
-        table = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):  # absent, a folder, not text, not JSON
-        return False
-    return (isinstance(table, dict) and isinstance(table.get("rows"), list)
+    table = _json_object(path.with_suffix(".json"))
+    return (table is not None and isinstance(table.get("rows"), list)
             and isinstance(table.get("meta"), dict) and "zoo_version" in table["meta"])
 
 
@@ -131,13 +128,18 @@ def is_zoo_json(path: Path) -> bool:
     """Whether ``path`` is a JSON object the zoo wrote: every one records its provenance
     (``zoo.report.provenance``, with ``zoo_version``) at its top level or in one of its values
     (a table's ``meta``, a run's ``evaluated``)."""
+    value = _json_object(path)
+    return value is not None and (
+        "zoo_version" in value or any(isinstance(v, dict) and "zoo_version" in v for v in value.values()))
+
+
+def _json_object(path: Path) -> dict | None:
+    """The JSON object in ``path``; None when it is absent, a folder, not text, not JSON or not an object."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    if not isinstance(value, dict):
-        return False
-    return "zoo_version" in value or any(isinstance(v, dict) and "zoo_version" in v for v in value.values())
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def marked_text(path: str | os.PathLike, text: str) -> str:

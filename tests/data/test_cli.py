@@ -46,6 +46,15 @@ def test_show_writes_a_png_grid(broken_lmdb, tmp_path):
     assert image.getpixel((240 + 20, 10)) == (230, 80, 80)
 
 
+def test_show_says_when_the_lmdb_holds_fewer_samples_than_asked(broken_lmdb, tmp_path, capsys):
+    # before: -n 100000 on 8 samples drew 8 without a word
+    assert main(["data", "show", str(broken_lmdb), "-n", "100000", "--out", str(tmp_path / "all.png")]) == 0
+    assert "holds 8 samples, fewer than -n 100000: all of them are shown" in capsys.readouterr().err
+    assert Image.open(tmp_path / "all.png").size == (4 * 240, 2 * (48 + 22 + 6))
+    assert main(["data", "show", str(broken_lmdb), "-n", "8", "--out", str(tmp_path / "eight.png")]) == 0
+    assert "fewer than" not in capsys.readouterr().err
+
+
 def test_import_and_synth_commands(tmp_path, capsys):
     assert main(["data", "synth", "--n", "10", "--out", str(tmp_path / "s.lmdb"), "--seed", "2", "--workers", "1"]) == 0
     assert len(LmdbReader(tmp_path / "s.lmdb")) == 10
@@ -119,6 +128,11 @@ def test_verify_reports_a_num_samples_that_is_not_the_count_and_exits_1(tmp_path
         rows = {r["check"]: r["count"] for r in json.loads((report / "verify.json").read_text())["rows"]}
         assert rows["samples"] == 12 and rows["num-samples"] == int(count) and rows["undecodable"] == 0
         assert f"error: {path} does not follow the layout: {problem}" in err and "holds 12 samples" in err, err
+        # before: with --json a failing verify printed nothing on stdout; its table is still the result
+        assert main(["data", "verify", str(path), "--json"]) == 1
+        out, err = capsys.readouterr()
+        assert {r["check"]: r["count"] for r in json.loads(out)["rows"]}["num-samples"] == int(count)
+        assert f"error: {path} does not follow the layout: {problem}" in err
     assert main(["data", "verify", str(_twelve(tmp_path, word_image))]) == 0
 
 

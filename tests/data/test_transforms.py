@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from zoo.data.lmdb import decode_image
-from zoo.data.transforms import Augment, Preprocess, UnreadableImage, read_image, to_8bit
+from zoo.data.transforms import Augment, Preprocess, UnreadableImage, read_image, to_opaque_8bit
 
 
 def test_preprocess_normalises_as_documented():
@@ -55,14 +55,29 @@ def test_mode_i_is_scaled_by_its_range_not_always_as_16_bit(tmp_path, word_image
     eight.convert("I").save(tmp_path / "int32.tiff")
     as_int = Image.open(tmp_path / "int32.tiff")
     assert as_int.mode == "I"
-    assert np.array_equal(np.asarray(to_8bit(as_int)), np.asarray(eight))
+    assert np.array_equal(np.asarray(to_opaque_8bit(as_int)), np.asarray(eight))
     levels = np.asarray(eight).astype(np.int32)
-    wide = to_8bit(Image.fromarray(levels * 257))  # 0..65535 held as mode I: 16-bit, as PIL opened such PNGs
+    wide = to_opaque_8bit(Image.fromarray(levels * 257))  # 0..65535 held as mode I: 16-bit, as PIL opened such PNGs
     assert np.abs(np.asarray(wide, np.int32) - levels).max() <= 1
-    signed = to_8bit(Image.fromarray(levels * 1000 - 100_000))  # another range: stretched from min to max
+    signed = to_opaque_8bit(Image.fromarray(levels * 1000 - 100_000))  # another range: stretched from min to max
     assert np.asarray(signed).min() == 0 and np.asarray(signed).max() == 255
-    dark16 = to_8bit(Image.fromarray((levels // 4).astype(np.uint16)))  # I;16 stays 16-bit, however dark
+    dark16 = to_opaque_8bit(Image.fromarray((levels // 4).astype(np.uint16)))  # I;16 stays 16-bit, however dark
     assert dark16.mode == "L" and np.asarray(dark16).max() <= 1
+
+
+def test_a_word_drawn_only_in_alpha_is_flattened_onto_a_contrasting_background(tmp_path, word_image):
+    # before: convert("L") dropped alpha, and a PNG whose black text lives only in its alpha read blank
+    word = np.asarray(decode_image(word_image("alpha", fmt="PNG")).convert("L"))
+    ink = 255 - word  # the word's darkness, as opacity
+    for colour, background in ((0, 255), (255, 0)):  # black ink onto white, white ink onto black
+        rgba = np.dstack([np.full_like(word, colour)] * 3 + [ink])
+        Image.fromarray(rgba, "RGBA").save(tmp_path / f"ink{colour}.png")
+        flat = np.asarray(to_opaque_8bit(read_image(tmp_path / f"ink{colour}.png")).convert("L"), np.int32)
+        assert flat[ink == 0].tolist() == [background] * int((ink == 0).sum())
+        assert np.abs(flat - (word if colour == 0 else ink)).max() <= 1  # the word itself, not a blank
+        assert Preprocess()(read_image(tmp_path / f"ink{colour}.png")).std() > 0.1
+    opaque = Image.fromarray(np.dstack([word] * 3 + [np.full_like(word, 255)]), "RGBA")
+    assert to_opaque_8bit(opaque).tobytes() == opaque.convert("RGB").tobytes()  # no transparency: unchanged
 
 
 def _bomb(tmp_path, monkeypatch):

@@ -68,6 +68,13 @@ def at_least(minimum: int):
     return parse
 
 
+def add_overrides(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help: str) -> None:
+    """``--set KEY=VALUE``, repeatable, into ``args.overrides``: the one spelling of a YAML override
+    (dotted keys reach inside) for every verb that reads a recipe or a study; ``help`` says what it
+    overrides there."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo", description="grcnn-zoo: compare scene-text recognition backbones (CRNN-VGG, RCNN, "
@@ -97,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from zoo.report import json_results, json_text
 
+    tables = None
     try:
         with _sigterm_interrupts(), (json_results() if getattr(args, "json", False) else nullcontext()) as tables:
             code = args.func(args) or 0
@@ -107,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         if _is_interruption(err):
             return _print_error("interrupted", message, _signal_code(err))
+        if tables:  # a verb that failed after its result table (verify's findings): stdout still has it
+            print(json_text(tables[-1]))
         return _print_error("error", message, 1)
     if tables is not None and code == 0:
         print(json_text(tables[-1] if tables else None))

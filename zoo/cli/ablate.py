@@ -5,7 +5,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter, at_least
+    from zoo.cli import HelpFormatter, add_overrides, at_least
 
     p = subparsers.add_parser(
         "ablate", help="train and compare backbones (or data variants) on one recipe, several seeds, and report",
@@ -28,9 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "  zoo ablate recipes/ablations/renderer.yaml                     # data variants, chosen on dev words\n"
                "  zoo ablate recipes/ablations/renderer.yaml --set chosen=all --final  # then the test benchmarks")
     p.add_argument("study", help="a study YAML, e.g. recipes/ablations/shipped.yaml")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a study key (YAML value; dotted keys reach inside, as in zoo train), "
-                        "e.g. --set seeds=[0,1]")
+    add_overrides(p, "override a study key (YAML value; dotted keys reach inside, as in zoo train), "
+                  "e.g. --set seeds=[0,1]")
     p.add_argument("--jobs", type=at_least(1), default=1, metavar="N",
                    help="train N runs at once as child processes, each with cores/N threads (faster in total "
                         "on a small CPU; each child logs to OUT/runs/<arm>-s<seed>.log)")

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_end_to_end(p: argparse.ArgumentParser) -> None:
-    from zoo.cli import at_least
+    from zoo.cli import add_overrides, at_least
 
     g = p.add_argument_group(
         "end to end (zoo train's own steps, data loading included)",
@@ -60,9 +60,8 @@ def add_end_to_end(p: argparse.ArgumentParser) -> None:
     g.add_argument("--train-recipe", metavar="RECIPE", help="time `zoo train RECIPE`'s iterations end to end")
     g.add_argument("--train-data", metavar="LMDB", help="the recipe's data.train (a missing one is an error, "
                    "never rendered)")
-    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe value for every end-to-end path, as `zoo train --set`, repeatable "
-                        "(none by default)")
+    add_overrides(g, "override a recipe value for every end-to-end path, as `zoo train --set`, repeatable "
+                  "(none by default)")
     g.add_argument("--variant", dest="variants", action="append", default=[], metavar="'KEY=VALUE ...'",
                    help="one end-to-end path per --variant, repeatable: space-separated recipe overrides on top "
                         "of --set, and threads=N for torch's threads in that path's steps (default: one path, "

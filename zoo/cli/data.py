@@ -159,7 +159,10 @@ def run_show(args: argparse.Namespace) -> int:
     from zoo.report import note
 
     out = args.out or str(Path(args.lmdb).resolve().with_name(Path(args.lmdb).resolve().stem + "-samples.png"))
-    note(f"wrote {write_grid(args.lmdb, out, args.n, args.seed)}", label="")
+    path, shown = write_grid(args.lmdb, out, args.n, args.seed)
+    if len(shown) < args.n:
+        note(f"{args.lmdb} holds {len(shown)} samples, fewer than -n {args.n}: all of them are shown")
+    note(f"wrote {path}", label="")
     return 0
 
 

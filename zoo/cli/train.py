@@ -14,7 +14,7 @@ EXAMPLES = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter
+    from zoo.cli import HelpFormatter, add_overrides
 
     p = subparsers.add_parser(
         "train", help="train a model from a YAML recipe", formatter_class=HelpFormatter, epilog=EXAMPLES,
@@ -24,8 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "data paths are errors before any work starts; so is an OUT that already holds a run "
                     "(continue it with --resume) or that another `zoo train` is writing.")
     p.add_argument("recipe", help="a YAML recipe, e.g. recipes/cpu/grcnn.yaml")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe value (YAML syntax), repeatable: --set train.lr=0.5")
+    add_overrides(p, "override a recipe value (YAML syntax), repeatable: --set train.lr=0.5")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue OUT/last.pt exactly (same data order)")
     start.add_argument("--init-from", metavar="CKPT", help="start from these weights only (new optimiser, step 0): "

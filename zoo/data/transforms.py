@@ -88,14 +88,17 @@ def bomb_message(source: str | Path | bytes, name: str) -> str:
             f"(PIL.Image.MAX_IMAGE_PIXELS); shrink it, or crop it to the word")
 
 
-def to_8bit(image: Image.Image) -> Image.Image:
-    """A grayscale image of more than 8 bits scaled to 8 bit ("L"); any other image as it is. PIL's own
-    ``convert("L")`` clips every value above 255, so a 16-bit word image would read as blank white.
+def to_opaque_8bit(image: Image.Image) -> Image.Image:
+    """An image with transparency flattened (``flatten_alpha``) and a grayscale image of more than 8
+    bits scaled to 8 bit ("L"); any other image as it is. PIL's own ``convert("L")`` clips every value
+    above 255, so a 16-bit word image would read as blank white.
 
     The scale comes from the mode and the values: I;16* modes (a 16-bit PNG or TIFF) are 16-bit
     (65535 -> 255). Mode I (32-bit integers) holds any range: values within 0..255 are 8-bit already
     (``convert("I")`` of an 8-bit image; dividing would make it black), within 0..65535 16-bit (how
     PIL has opened 16-bit PNGs), and any other range is stretched from its minimum to its maximum."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        return flatten_alpha(image)
     if image.mode not in (*SIXTEEN_BIT_MODES, "I"):
         return image
     values = np.asarray(image, dtype=np.float64)
@@ -107,6 +110,18 @@ def to_8bit(image: Image.Image) -> Image.Image:
     else:
         scaled = (values - low) * (255 / max(high - low, 1))
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
+def flatten_alpha(image: Image.Image) -> Image.Image:
+    """An image with transparency composited onto a plain background ("RGB"): white under a word
+    drawn dark, black under one drawn light (judged by the mean brightness of its opaque pixels).
+    Dropping the alpha channel instead, as ``convert`` does, leaves whatever colour the transparent
+    pixels hold: a PNG whose word lives only in its alpha channel (black everywhere) read blank."""
+    array = np.asarray(image.convert("RGBA"), dtype=np.float32)
+    colour, alpha = array[..., :3], array[..., 3:] / 255
+    drawn = float((colour.mean(-1, keepdims=True) * alpha).sum() / max(float(alpha.sum()), 1e-6))
+    background = 255.0 if drawn < 128 else 0.0
+    return Image.fromarray(np.rint(colour * alpha + background * (1 - alpha)).astype(np.uint8), "RGB")
 
 
 @dataclass(frozen=True)
@@ -146,7 +161,7 @@ class Preprocess:
         import torch  # here, not at the top: the LMDB reader and writer, benchmarks and the renderer's
         # workers read images through this module, and need no torch for it
 
-        image = to_8bit(image).convert("L" if self.in_chans == 1 else "RGB")
+        image = to_opaque_8bit(image).convert("L" if self.in_chans == 1 else "RGB")
         size = (self.target_width(*image.size), self.height)
         array = np.asarray(image.resize(size, Image.BICUBIC), dtype=np.float32).reshape(self.height, size[0], self.in_chans)
         # (x / 255 - mean) / std as one multiply-add per pixel
@@ -187,7 +202,7 @@ class Augment:
     def __call__(self, image: Image.Image, rng: np.random.Generator) -> Image.Image:
         from zoo.data.synth import effects
 
-        image = to_8bit(image).convert("RGB")
+        image = to_opaque_8bit(image).convert("RGB")
         border = _border_colour(image)
         w, h = image.size
         if rng.random() < self.p:  # crop jitter: each side moves in or out (out fills with the border colour)

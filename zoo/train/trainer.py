@@ -126,6 +126,7 @@ class Trainer:
         self.optimizer, self.scheduler = build_optimizer(recipe, self.model)
         self.ema = self._build_ema()
         self.state = TrainState()
+        self._stream = None  # train_steps' batches, kept from one call to the next
         self.net = self._wrap_distributed()
         # the lineage of the starting weights; a resumed run's own segment is rewritten at each checkpoint
         self.inherited, self.init_from = lineage.inherited(init_from), init_from
@@ -294,8 +295,6 @@ class Trainer:
         loss = self._step(batch)
         self.state.step += 1
         return len(batch), loss
-
-    _stream = None  # train_steps' batches, kept from one call to the next
 
     def train_steps(self, n: int) -> int:
         """``n`` more steps exactly as ``run`` takes them (the loader's next batches, the scheduler, the
