@@ -83,6 +83,40 @@ def test_shipped_models_lists_registry_files_grcnn_first(tmp_path, monkeypatch):
     assert factory.shipped_models() == ["grcnn", "crnn_vgg"]
 
 
+def test_name_at_commit_loads_the_weights_that_commit_shipped(tmp_path, monkeypatch, model):
+    # a study that starts every run from `grcnn` compared variants from different weights once grcnn was
+    # shipped again between its runs: NAME@COMMIT pins the version, read from the repository's history
+    import subprocess
+
+    from zoo import checkpoint
+
+    repo, registry = tmp_path / "repo", tmp_path / "repo" / "registry"
+    registry.mkdir(parents=True)
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True, text=True).stdout
+    git("init", "-q")
+    commits = []
+    for version in (1, 2):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(version / 10)
+        save_weights(registry / "grcnn_small.safetensors", model)
+        (registry / "grcnn_small.yaml").write_text(f"lineage: [{{steps: {version * 1000}}}]\n")
+        git("add", "-A")
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", f"ship {version}")
+        commits.append(git("rev-parse", "--short", "HEAD").strip())
+    monkeypatch.setattr(checkpoint, "REGISTRY_DIR", registry)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first, now = load_model(f"grcnn_small@{commits[0]}"), load_model("grcnn_small")
+    assert next(first.parameters()).flatten()[0].item() == pytest.approx(0.1, abs=1e-3)
+    assert next(now.parameters()).flatten()[0].item() == pytest.approx(0.2, abs=1e-3)
+    pinned = list((tmp_path / "cache" / "grcnn-zoo" / "pinned").iterdir())
+    assert len(pinned) == 1 and pinned[0].name.startswith("grcnn_small@" + commits[0])  # copied out of git once
+    from zoo.train.lineage import inherited
+    assert inherited(f"grcnn_small@{commits[0]}") == [{"steps": 1000}]  # that commit's card, not today's
+    with pytest.raises(FileNotFoundError, match="grcnn_small@nosuchrev: `git rev-parse --verify nosuchrev"):
+        load_model("grcnn_small@nosuchrev")
+
+
 def test_a_checkpoint_whose_pickle_runs_code_is_refused_not_executed(tmp_path, model, code_payload):
     payload, marker = code_payload
     path = save_checkpoint(tmp_path / "evil.pt", model, extra=payload)  # otherwise a valid checkpoint

@@ -184,6 +184,36 @@ def save_weights(path: str | Path, model, dtype: torch.dtype = torch.float16, me
     return Path(path)
 
 
+def shipped_file(spec: str, suffix: str = ".safetensors") -> Path:
+    """The registry file (weights, or ``.yaml`` card) of a shipped model: ``NAME`` is the one shipped now;
+    ``NAME@REV`` the one the commit REV shipped (``grcnn@9d30029``), which pins the weights a study or a
+    fine-tune started from when NAME is shipped again later: the repository keeps every version. That
+    file is copied out of git once into the user cache (``$XDG_CACHE_HOME/grcnn-zoo/pinned``)."""
+    name, _, rev = spec.partition("@")
+    if not rev:
+        return REGISTRY_DIR / f"{name}{suffix}"
+    import subprocess
+
+    def git(*args: str) -> bytes:
+        done = subprocess.run(["git", "-C", str(REGISTRY_DIR), *args], capture_output=True)
+        if done.returncode:
+            raise FileNotFoundError(f"{spec}: `git {' '.join(args)}` failed in {REGISTRY_DIR} "
+                                    f"({done.stderr.decode(errors='replace').strip() or done.returncode}); NAME@REV reads "
+                                    f"a shipped file of an earlier commit from the zoo's git checkout")
+        return done.stdout
+
+    commit = git("rev-parse", "--verify", f"{rev}^{{commit}}").decode().strip()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grcnn-zoo" / "pinned"
+    path = cache / f"{name}@{commit}{suffix}"
+    if not path.is_file():
+        folder = git("rev-parse", "--show-prefix").decode().strip()  # registry/ within the checkout
+        data = git("show", f"{commit}:{folder}{name}{suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(data)
+    return path
+
+
 def shipped_spec(name: str) -> dict[str, Any] | None:
     """The model spec (options, class count, config) of the shipped ``name``, from its file's header;
     None when nothing is shipped for ``name``."""

@@ -182,8 +182,8 @@ def load_model(spec: str | Path, map_location: str = "cpu", *, untrained: bool =
         torch.manual_seed(seed)
         return create_model(str(spec)).eval()
     path = Path(spec)
-    if not path.exists() and str(spec) in list_models():
-        path = checkpoint.REGISTRY_DIR / f"{spec}.safetensors"
+    if not path.exists() and str(spec).partition("@")[0] in list_models():
+        path = checkpoint.shipped_file(str(spec))
         if not path.exists():
             raise FileNotFoundError(f"no shipped weights for {spec!r}; shipped: {', '.join(shipped_models())} "
                                     f"({path} is absent); pass a checkpoint path, or train one with `zoo train`")

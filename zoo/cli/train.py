@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue OUT/last.pt exactly (same data order)")
     start.add_argument("--init-from", metavar="CKPT", help="start from these weights only (new optimiser, step 0): "
-                       "a checkpoint, a .safetensors file or a shipped model's name (e.g. grcnn)")
+                       "a checkpoint, a .safetensors file or a shipped model's name (e.g. grcnn; grcnn@COMMIT: the "
+                       "weights that commit shipped)")
     p.add_argument("--allow-recipe-change", action="store_true",
                    help="with --resume: continue even though the recipe differs from the checkpoint's in more "
                         "than train.iterations and the log/val/checkpoint frequencies (the changes are printed); "
