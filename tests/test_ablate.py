@@ -90,6 +90,7 @@ benchmarks:
   - {{path: {ic03_dir}, lexicons: [none, "50"], limit: 6}}
   - {{path: {tmp_path / 'held-out.lmdb'}, synth: {{n: 5, seed: 3}}, protocol: alphanumeric, lexicons: [none, full]}}
 speed_batch: 2
+receptive_field_images: 1
 bootstrap: 200
 out: {tmp_path / 'study'}
 """)
@@ -135,6 +136,7 @@ seeds: [0, 1]
 overrides: [train.iterations=1, train.val_every=1, train.checkpoint_every=1]
 benchmarks: [{{path: {ic03_dir}, lexicons: [none], limit: 2}}]
 speed_batch: 2
+receptive_field_images: 1
 bootstrap: 100
 out: {tmp_path / 'study'}
 """)
@@ -157,6 +159,7 @@ out: {tmp_path / 'study'}
     assert report["receptive_fields"] == {"seed": 1, "report": "receptive_fields/report.html"}
     drawn = json.loads((out / "receptive_fields" / "report.json").read_text())["models"].values()
     assert sorted(Path(m["weights"]).parent.name for m in drawn) == ["crnn_vgg-s1", "grcnn-s1"]
+    assert all(len(m["images"]) == 1 for m in drawn)  # receptive_field_images: 1 of the benchmark's images
     for checkpoint in out.glob("runs/crnn_vgg-s1/*.pt"):
         checkpoint.unlink()
     run_study(load_study(study_file))
@@ -264,6 +267,7 @@ overrides: [train.iterations=2, train.val_every=2, train.checkpoint_every=2, "da
 benchmarks: [{{path: {dev}, protocol: alphanumeric-strip}}]
 final_benchmarks: [{{path: {test}, protocol: alphanumeric}}]
 speed_batch: 2
+receptive_field_images: 1
 bootstrap: 100
 out: {tmp_path / 'study'}
 """)
@@ -430,9 +434,10 @@ name: shipped-tiny
 weights: shipped
 models: {{crnn_vgg: {{}}, rcnn: {{}}}}
 seeds: [0]
-overrides: ["data.real_val=[]"]
+overrides: ["data.real_val=[]", "train.batch_size=2"]   # costs measured at batch 2: cheap
 benchmarks: [{{path: {ic03_dir}, lexicons: [none, "50"], limit: 30}}]
 speed_batch: 2
+receptive_field_images: 1
 bootstrap: 500
 out: {tmp_path / 'study'}
 """)
@@ -478,6 +483,8 @@ def test_a_study_of_shipped_weights_refuses_what_would_need_training(tmp_path, b
     ("models: {nosuch: {}}", "nosuch: no such registered model"),
     ("models: {grcnn: {}}\nseeds: []", "seeds must be a non-empty list of whole numbers of at least 0, got []"),
     ("models: {grcnn: {}}\nseeds: [-1]", "seeds must be a non-empty list"),
+    ("models: {grcnn: {}}\nspeed_batch: 0", "recipe key 'speed_batch' must be at least 1, got 0"),
+    ("models: {grcnn: {}}\nreceptive_field_images: 0", "recipe key 'receptive_field_images' must be at least 1, got 0"),
 ])
 def test_a_study_of_unknown_models_or_no_seeds_is_refused_before_any_work(tmp_path, body, message):
     # before: --status listed "nosuch-s0 not started", and seeds: [] ended in an IndexError

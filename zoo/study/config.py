@@ -57,6 +57,7 @@ class Study:
     final_benchmarks: list = field(default_factory=list)  # held back: evaluated only by --final, after the choice
     chosen: str = ""                    # the arm chosen on `benchmarks`, recorded before --final looks further
     speed_batch: int = 64               # inference batch for the speed columns (training: the recipe's)
+    receptive_field_images: int = 4     # images of the first benchmark the receptive-field grid studies
     bootstrap: int = 10_000             # bootstrap draws (seeds and images) for the significance table
     alpha: float = 0.05                 # family-wise error rate of each significance table (Holm)
     out: str = "runs/ablations/study"

@@ -66,9 +66,10 @@ def curves_figure(study: Study, run_dirs: dict, path: Path) -> Path | None:
 
 
 def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> int | None:
-    """The receptive-field report of one seed's trained models (or the shipped ones) on four benchmark
-    images: the first seed whose every arm still has a checkpoint on disk. Returns that seed, or None
-    (said, not skipped silently) when no seed has them all."""
+    """The receptive-field report of one seed's trained models (or the shipped ones) on the first
+    benchmark's first ``receptive_field_images`` images (four by default): the first seed whose every
+    arm still has a checkpoint on disk. Returns that seed, or None (said, not skipped silently) when
+    no seed has them all."""
     from zoo.viz import build_report
     from zoo.viz.inputs import find_images, load_subjects
 
@@ -80,7 +81,8 @@ def receptive_field_grid(study: Study, run_dirs: dict, out: Path) -> int | None:
             if not all(checkpoints):
                 continue
             subjects = load_subjects([], [str(c) for c in checkpoints])
-        images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", 4))], 4)
+        count = study.receptive_field_images
+        images = find_images([str(image_folder(study.benchmarks[0].path, out / "inputs", count))], count)
         build_report(subjects, images, out, "gradient", iterations=(), max_frames=8)
         return seed
     err_console.print("[yellow]no receptive-field grid: no seed has a checkpoint of every model on disk "

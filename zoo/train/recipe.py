@@ -94,6 +94,8 @@ BOUNDS = {
     "train.decay_rate": (0, INF, False), "train.grad_clip": (0, INF, True), "train.ema_decay": (0, 1, True),
     "train.max_bad_batches": (0, INF, True), "data.val_samples": (0, INF, True), "data.workers": (0, INF, True),
     "data.real_val_samples": (0, INF, True), "seed": (0, 2**32 - 1, True),
+    # a study's own keys (zoo.study.config.Study is read by the same _build)
+    "speed_batch": (1, INF, True), "bootstrap": (1, INF, True), "receptive_field_images": (1, INF, True),
 }
 SCHEDULERS = ("none", "cosine", "tanh", "step", "plateau", "poly")
 
