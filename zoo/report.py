@@ -107,9 +107,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def table_columns(rows: Sequence[dict]) -> list[str]:
+    """Every key of the rows, in the order they first appear: rows may differ (`zoo ablate --status`:
+    only a finished run has accuracies), and a column the first row lacks is still a column."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
 def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence[str] | None = None):
     """The rows as a rich Table; under ``json_results`` they are recorded and nothing is drawn."""
-    columns = list(columns or (rows[0].keys() if rows else []))
+    columns = list(columns or table_columns(rows))
     if _json_tables is not None:
         _json_tables.append({"title": title, "rows": [{c: r.get(c) for c in columns} for r in rows]})
         return Group()
@@ -123,7 +129,7 @@ def rich_table(rows: Sequence[dict], title: str | None = None, columns: Sequence
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
-    columns = list(columns or (rows[0].keys() if rows else []))
+    columns = list(columns or table_columns(rows))
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
@@ -132,8 +138,10 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -
 def html_table(rows: list[dict]) -> str:
     if not rows:
         return "<p>(none)</p>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
+    columns = table_columns(rows)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>"
+                   for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -153,7 +161,7 @@ def write_table(rows: Sequence[dict], out_dir: str | Path, stem: str, title: str
     when the JSON is), all three checked before any is written. The JSON is renamed into place
     first, so a write stopped between the renames leaves the Markdown and CSV beside a JSON that
     still marks them as the zoo's."""
-    columns = list(columns or (rows[0].keys() if rows else []))
+    columns = list(columns or table_columns(rows))
     meta = {**provenance(), **(meta or {})}
     md = (f"# {title}\n\n" if title else "") + markdown_table(rows, columns)
     md += "\n" + "\n".join(f"- {k}: {v}" for k, v in meta.items()) + "\n"
