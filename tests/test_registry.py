@@ -209,3 +209,14 @@ def test_the_config_names_the_classifier_and_first_conv_as_timm_does(name):
     cfg = model.pretrained_cfg
     assert (cfg["classifier"], cfg["first_conv"], cfg["num_classes"], cfg["input_size"]) == (
         "head.1.proj", "backbone.features.0", 37, (1, 32, 100))
+
+
+def test_shipped_path_is_the_one_reading_of_a_name_for_load_model_lineage_and_studies(tmp_path, monkeypatch):
+    from zoo.factory import shipped_path
+
+    assert shipped_path("grcnn") == REGISTRY_DIR / "grcnn.safetensors"
+    assert shipped_path("grcnn", ".yaml") == REGISTRY_DIR / "grcnn.yaml"
+    assert shipped_path("no_such_model") is None and shipped_path("no_such_model@9d30029") is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "grcnn").write_bytes(b"")  # a file of that name is the file, not the registry's
+    assert shipped_path("grcnn") is None

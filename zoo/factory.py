@@ -38,6 +38,15 @@ def shipped_models() -> list[str]:
     return sorted(list_models(pretrained=True), key=lambda n: n != "grcnn")
 
 
+def shipped_path(spec: str | Path, suffix: str = ".safetensors") -> Path | None:
+    """The registry file (weights, or ``.yaml`` card) that ``spec`` names when it is a registered model
+    name, ``NAME`` or ``NAME@COMMIT`` (``checkpoint.shipped_file``), and no file of that name exists;
+    None when ``spec`` is a path or names nothing registered. The file itself may be absent."""
+    if Path(spec).exists() or str(spec).partition("@")[0] not in list_models():
+        return None
+    return checkpoint.shipped_file(str(spec), suffix)
+
+
 def get_config(name: str) -> ModelConfig:
     """The registered config of ``name`` with its default options filled in."""
     found = entry(name)
@@ -181,12 +190,11 @@ def load_model(spec: str | Path, map_location: str = "cpu", *, untrained: bool =
             raise ValueError(f"--untrained builds a registered model by name; {spec!r} is not one (`zoo models`)")
         torch.manual_seed(seed)
         return create_model(str(spec)).eval()
-    path = Path(spec)
-    if not path.exists() and str(spec).partition("@")[0] in list_models():
-        path = checkpoint.shipped_file(str(spec))
-        if not path.exists():
-            raise FileNotFoundError(f"no shipped weights for {spec!r}; shipped: {', '.join(shipped_models())} "
-                                    f"({path} is absent); pass a checkpoint path, or train one with `zoo train`")
+    shipped = shipped_path(spec)
+    if shipped and not shipped.exists():
+        raise FileNotFoundError(f"no shipped weights for {spec!r}; shipped: {', '.join(shipped_models())} "
+                                f"({shipped} is absent); pass a checkpoint path, or train one with `zoo train`")
+    path = shipped or Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"{spec}: neither a file nor a registered model name (`zoo models` lists them)")
     if path.suffix != ".safetensors":

@@ -174,12 +174,10 @@ def check_arms(study: Study, where: str) -> None:
     if study.compare == "reference" and not study.reference_arm():
         raise RecipeError(f"{where}: compare: reference needs a `reference:` arm")
     if study.init_from:
-        from zoo.checkpoint import shipped_file
-        from zoo.factory import shipped_models
+        from zoo.factory import shipped_models, shipped_path
 
-        if "@" in study.init_from and not Path(study.init_from).is_file():
-            shipped_file(study.init_from)  # an earlier commit's shipped weights: refused here when git has none
-        elif not Path(study.init_from).is_file() and study.init_from not in shipped_models():
+        weights = shipped_path(study.init_from)  # NAME@COMMIT: refused here when git has no such commit
+        if not Path(study.init_from).is_file() and not (weights and weights.is_file()):
             raise FileNotFoundError(f"{where}: init_from {study.init_from!r} is neither a file (.pt, .safetensors) "
                                     f"nor a shipped model ({', '.join(shipped_models())}, or NAME@COMMIT for the "
                                     f"weights an earlier commit shipped)")

@@ -17,11 +17,10 @@ def inherited(init_from: str | None) -> list[dict]:
     """The lineage of the weights ``--init-from`` names (a shipped model, a checkpoint or weights)."""
     if not init_from:
         return []
-    from zoo.checkpoint import read_checkpoint, shipped_file
-    from zoo.factory import list_models
+    from zoo.checkpoint import read_checkpoint
+    from zoo.factory import shipped_path
 
-    if not Path(init_from).exists() and init_from.partition("@")[0] in list_models() \
-            and (card := shipped_file(init_from, ".yaml")).is_file():
+    if (card := shipped_path(init_from, ".yaml")) and card.is_file():
         card_data = yaml.safe_load(card.read_text(encoding="utf-8"))
         return card_data.get("lineage") or [_card_segment(card_data)]
     if str(init_from).endswith(".pt"):
