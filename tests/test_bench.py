@@ -66,10 +66,11 @@ def test_bf16_training_step_is_the_fp32_step_to_bf16_precision():
     assert torch.nn.functional.cosine_similarity(plain_update, fast_update, dim=0) > 0.9
 
 
-def test_the_trainers_path_follows_the_plain_fp32_losses_over_20_steps():
-    """20 Adadelta steps on one batch: channels_last (fp32) stays within 2% of the plain NCHW losses
+def test_the_trainers_path_follows_the_plain_fp32_losses_over_10_steps():
+    """10 Adadelta steps on one batch: channels_last (fp32) stays within 2% of the plain NCHW losses
     at every step, channels_last + bf16 autocast (what `zoo train` runs with train.bf16) within 5%
-    (measured: 0.9% and 1.3%); all three drop from ~15 to ~3.4 together."""
+    (measured over 20 steps: 0.6% and 1.1%, one thread); all three drop more than 4-fold by step 10
+    (20 steps reach 4.6-fold: the first 10 are the test)."""
     torch.manual_seed(0)
     models = [create_model("grcnn_small", hidden_size=32) for _ in range(3)]
     for m in models[1:]:
@@ -78,7 +79,7 @@ def test_the_trainers_path_follows_the_plain_fp32_losses_over_20_steps():
     steps = [bench.TrainingStep(models[0], batch, models[0].num_classes),
              bench.TrainingStep(models[1], batch, models[1].num_classes, channels_last=True),
              bench.TrainingStep(models[2], batch, models[2].num_classes, bf16=True, channels_last=True)]
-    plain, tuned, trainer = (torch.tensor([step() for _ in range(20)]) for step in steps)
+    plain, tuned, trainer = (torch.tensor([step() for _ in range(10)]) for step in steps)
     assert (tuned / plain - 1).abs().max() < 0.02
     assert (trainer / plain - 1).abs().max() < 0.05
     assert plain[0] > 3 * plain[-1]
