@@ -68,6 +68,16 @@ def test_import_and_synth_commands(tmp_path, capsys):
     assert LmdbReader(tmp_path / "i.lmdb").labels() == [reader.label(1)]
 
 
+def test_synth_set_changes_one_renderer_setting_and_a_bad_one_writes_nothing(tmp_path, capsys):
+    assert main(["data", "synth", "--n", "4", "--out", str(tmp_path / "s.lmdb"), "--workers", "0",
+                 "--set", "p_light=1", "--set", "words.upper=1", "--vertical", "0.5"]) == 0
+    config = json.loads((tmp_path / "s.lmdb" / "synth.json").read_text())["config"]
+    assert (config["p_light"], config["words"]["upper"], config["p_vertical"], config["p_photo"]) == (1.0, 1.0, 0.5, 0.0)
+    assert main(["data", "synth", "--n", "4", "--out", str(tmp_path / "bad.lmdb"), "--set", "p_light=3"]) == 1
+    assert "p_light: a probability within 0..1, got 3" in capsys.readouterr().err
+    assert not (tmp_path / "bad.lmdb").exists()
+
+
 def test_show_and_verify_never_write_into_the_data_set_or_over_a_users_file(broken_lmdb, tmp_path, capsys):
     # before: `zoo data show X.lmdb --out X.lmdb/data.mdb` replaced the database with a PNG
     data = (Path(broken_lmdb) / "data.mdb").read_bytes()

@@ -115,6 +115,30 @@ def test_presets_and_their_defaults():
         RenderConfig.preset("mjsynth")
 
 
+def test_settings_over_a_preset_switch_one_feature_on_and_name_every_bad_key():
+    # the renderer study turns one scene feature on over the baseline: {p_photo: 0.3}, {words: signs}
+    from zoo.data.synth.render import render_config
+
+    photo = render_config("baseline", {"p_photo": 0.3, "margin": [0, 0.2], "font_sizes": [20, 24]})
+    assert photo == dataclasses.replace(RenderConfig(), p_photo=0.3, margin=(0.0, 0.2), font_sizes=(20, 24))
+    assert render_config("baseline", {"words": "signs"}).words == WordMix.signs()
+    assert render_config("scene", {"words": {"upper": 1}}).words == dataclasses.replace(WordMix.signs(), upper=1.0)
+    assert render_config("scene") == RenderConfig.scene()
+    with pytest.raises(ValueError) as err:
+        render_config("baseline", {"p_foto": 0.3, "p_light": 2, "margin": [1], "max_frames": 3.5,
+                                   "words": "shops", "p_motion": True})
+    head, *problems = str(err.value).split("\n  - ")
+    assert head == "6 problems in the renderer settings:"
+    assert problems[0].startswith("p_foto: no such renderer setting. Did you mean 'p_photo' or 'p_motion'? Settings: ")
+    assert problems[1:] == [
+        "p_light: a probability within 0..1, got 2",
+        "margin: a list of 2 numbers (now [-0.05, 0.4]), got [1]",
+        "max_frames: a whole number (now 26), got 3.5",
+        "words: 'shops' is not a word mix; choose baseline or signs, or give WordMix shares (word, digits, random, "
+        "frequent, name, sign, code, lower, upper, title, max_length)",
+        "p_motion: a number (now 0.0), got True"]
+
+
 def test_scene_preset_is_deterministic_per_seed_and_worker_count(tmp_path):
     one = synthesize(40, tmp_path / "w1.lmdb", seed=7, workers=1, preset="scene")
     synthesize(40, tmp_path / "w2.lmdb", seed=7, workers=2, preset="scene")

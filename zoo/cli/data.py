@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_synth(verbs: argparse._SubParsersAction) -> None:
-    from zoo.cli import HelpFormatter, at_least
+    from zoo.cli import HelpFormatter, add_overrides, at_least
 
     syn = verbs.add_parser("synth", formatter_class=HelpFormatter, help="render a synthetic word LMDB",
                            description="Render MJSynth-like word images (English words, digit strings, random "
@@ -100,6 +100,8 @@ def _register_synth(verbs: argparse._SubParsersAction) -> None:
                      help="renderer settings: baseline (MJSynth-like cards, dictionary words) or scene (street-"
                      "sign words; loose crops with neighbouring letters, photographs, uneven light, low "
                      "resolution, motion blur; see docs/data.md)")
+    add_overrides(syn, "a renderer setting over the preset (a RenderConfig field, YAML value; repeatable), e.g. "
+                  "p_photo=0.3, margin=[0,0.2], words=signs or words.upper=0.5 (docs/data.md lists them)")
     syn.set_defaults(func=run_synth)
 
 
@@ -169,10 +171,13 @@ def run_show(args: argparse.Namespace) -> int:
 def run_synth(args: argparse.Namespace) -> int:
     from zoo.data.charset import Charset
     from zoo.data.synth import synthesize
-    from zoo.data.synth.render import RenderConfig
+    from zoo.data.synth.render import render_config
     from zoo.report import console, progress, rich_table
+    from zoo.train.recipe import apply_overrides
 
-    config = RenderConfig.preset(args.preset, max_frames=args.max_frames, p_vertical=args.vertical)
+    settings = {"max_frames": args.max_frames, "p_vertical": args.vertical}
+    apply_overrides(settings, args.overrides, example="p_photo=0.3")
+    config = render_config(args.preset, settings)
     with progress() as bar:
         report = synthesize(args.n, args.out, args.seed, args.workers, Charset.resolve(args.charset), config,
                             tuple(args.fonts), args.backgrounds, bar, args.font_filter, args.preset)

@@ -21,11 +21,17 @@ from zoo.train.validation import RealWords, refuse_as_training
 def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
     """The LMDB at ``path``; rendered first when it is missing and the recipe says how (``*_synth``).
     A rendered one that exists is used as it is, and said when this machine's fonts would now draw it
-    otherwise."""
+    otherwise; one rendered with other settings than ``*_synth`` asks for is refused (a recipe whose
+    settings were changed would otherwise train on the old data under the new settings' name)."""
     if Path(path).exists():
         if synth is not None and synth.n > 0:
-            from zoo.data.synth import font_set_change
+            from zoo.data.synth import config_change, font_set_change
+            from zoo.data.synth.render import render_config
 
+            if differ := config_change(path, render_config(synth.preset, synth.settings)):
+                raise RecipeError(f"data.{key}: {path} was rendered with other settings than data.{key}_synth asks "
+                                  f"for ({'; '.join(differ)}): point data.{key} at a new path to render those, "
+                                  f"or remove {path} to render it again")
             change = font_set_change(path, charset, synth.font_filter, synth.fonts == "all")
             if change:
                 note(change)
@@ -35,11 +41,12 @@ def ensure_lmdb(path: str, synth, charset: Charset, key: str) -> str:
                           f"--out {path} --seed 1`, point data.{key} at your LMDB (e.g. MJSynth), or set "
                           f"data.{key}_synth: {{n: N, seed: S}} to render it automatically")
     from zoo.data.synth import synthesize
-    if synth.fonts not in ("all", "pip"):
-        raise RecipeError(f"data.{key}_synth.fonts must be all or pip, got {synth.fonts!r}")
-    with progress() as bar:
+    from zoo.data.synth.render import render_config
+
+    with progress() as bar:  # the recipe's load checked fonts, preset and settings
         report = synthesize(synth.n, path, seed=synth.seed, workers=2, charset=charset, progress=bar,
-                            font_filter=synth.font_filter, preset=synth.preset, system_fonts=synth.fonts == "all")
+                            config=render_config(synth.preset, synth.settings), font_filter=synth.font_filter,
+                            preset=synth.preset, system_fonts=synth.fonts == "all")
     err_console.print(f"rendered {report.samples} words into {path} at {report.rate:.0f} img/s "
                   f"({report.font_families} font families)" + (f"; {report.warning}" if report.warning else ""))
     return path

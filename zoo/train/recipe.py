@@ -19,6 +19,7 @@ import yaml
 
 from zoo.fileio import read_utf8
 from zoo.hints import did_you_mean
+from zoo.train.recipe_checks import optimizer_args_problems, schedule_problems, synth_problems
 
 
 class RecipeError(ValueError):
@@ -39,6 +40,7 @@ class SynthSection:
     preset: str = "baseline"           # renderer settings: baseline | scene (zoo.data.synth.render.PRESETS)
     font_filter: bool = True           # False: every font that covers the words (an ablation arm)
     fonts: str = "all"                 # all: pip's and the system's (zoo data fonts --install) | pip: pip's only
+    settings: dict = field(default_factory=dict)  # RenderConfig fields over the preset, e.g. {p_photo: 0.3}
 
 
 @dataclass
@@ -97,7 +99,6 @@ BOUNDS = {
     # a study's own keys (zoo.study.config.Study is read by the same _build)
     "speed_batch": (1, INF, True), "bootstrap": (1, INF, True), "receptive_field_images": (1, INF, True),
 }
-SCHEDULERS = ("none", "cosine", "tanh", "step", "plateau", "poly")
 
 
 def out_of_bounds(name: str, value: Any) -> str | None:
@@ -239,6 +240,8 @@ def _build(cls: type, data: Any, where: str, problems: list[str]) -> Any:
             continue
         if (problem := out_of_bounds(name, values[key])) is not None:
             problems.append(problem)
+    if cls is SynthSection:
+        problems.extend(synth_problems(values, where))
     if cls is TrainSection:
         problems.extend(schedule_problems(values))
         args = values.get("optimizer_args", TrainSection().optimizer_args)
@@ -247,67 +250,6 @@ def _build(cls: type, data: Any, where: str, problems: list[str]) -> Any:
         if ("optimizer" in values or "optimizer_args" in values) and args:
             problems.extend(optimizer_args_problems(values.get("optimizer", TrainSection.optimizer), args))
     return cls(**values)
-
-
-def schedule_problems(train: dict) -> list[str]:
-    """An optimizer timm does not have or a scheduler the trainer does not step, named at load time
-    rather than by timm once the data is built."""
-    problems = []
-    if "optimizer" in train and train["optimizer"] not in ("adadelta", "adam", "adamw", "sgd"):
-        from timm.optim import list_optimizers
-
-        known = list_optimizers()
-        if train["optimizer"].lower() not in known:
-            problems.append(f"recipe key 'train.optimizer': timm has no optimizer {train['optimizer']!r}."
-                            f"{did_you_mean(train['optimizer'], known)} (timm.optim.list_optimizers() lists them)")
-    if "scheduler" in train and train["scheduler"] not in SCHEDULERS:
-        problems.append(f"recipe key 'train.scheduler' must be one of {', '.join(SCHEDULERS)}, got "
-                        f"{train['scheduler']!r}.{did_you_mean(train['scheduler'], SCHEDULERS)}")
-    return problems
-
-
-def optimizer_args_problems(optimizer: str, args: dict) -> list[str]:
-    """``train.optimizer_args`` the optimizer does not take, or a value it refuses, named by key when the
-    recipe loads rather than by the optimizer's constructor once the data is built. Each key is passed
-    as the trainer passes it (timm's create_optimizer_v2) to a one-tensor stand-in: microseconds."""
-    import inspect
-
-    from timm.optim import create_optimizer_v2, get_optimizer_class
-
-    try:
-        opt_class = get_optimizer_class(optimizer.lower().split("_")[-1], bind_defaults=False)
-    except (ValueError, KeyError):  # an optimizer timm lacks: schedule_problems names it
-        return []
-    taken = inspect.signature(opt_class.__init__).parameters
-    # what timm's factory takes itself (momentum, layer_decay, ...); model, name, lr and decay are the recipe's
-    accepted = [n for n in [*taken, *inspect.signature(create_optimizer_v2).parameters]
-                if n not in ("self", "params", "model_or_params", "opt", "lr", "weight_decay", "kwargs")]
-    any_name = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in taken.values())
-    problems = []
-    for key, value in args.items():
-        name = f"train.optimizer_args.{key}"
-        if key in ("lr", "weight_decay"):
-            problems.append(f"recipe key {name!r}: set train.{key} instead (the trainer passes it)")
-        elif key not in accepted and not any_name:
-            problems.append(f"recipe key {name!r}: {optimizer} takes no argument {key!r}.{did_you_mean(str(key), accepted)} "
-                            f"It takes: {', '.join(dict.fromkeys(accepted))} (another optimizer's arguments "
-                            f"inherited from a _base_ are replaced with --set train.optimizer_args={{}})")
-        else:
-            problems.extend(_refused(optimizer, {key: value}, name))
-    return problems or _refused(optimizer, args, "train.optimizer_args")  # together (SGD's nesterov needs momentum)
-
-
-def _refused(optimizer: str, args: dict, name: str) -> list[str]:
-    """The optimizer's own refusal of ``args``, as a problem of the recipe key ``name``."""
-    import torch
-    from timm.optim import create_optimizer_v2
-
-    try:
-        create_optimizer_v2([torch.nn.Parameter(torch.zeros(1))], opt=optimizer, lr=1.0, **args)
-    except (ValueError, TypeError, RuntimeError) as err:
-        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
-        return [f"recipe key {name!r}: {optimizer} refuses {shown} ({err})"]
-    return []
 
 
 def _convert(hint: Any, value: Any, name: str, problems: list[str]) -> Any:

@@ -165,6 +165,21 @@ def font_set_change(lmdb: str | Path, charset: Charset, font_filter: bool = True
             f"the same seed here gives other images (the run's lineage records the set it trained on)")
 
 
+def config_change(lmdb: str | Path, config: RenderConfig) -> list[str]:
+    """The renderer settings ``config`` gives otherwise than the existing rendered LMDB's synth.json
+    records, as "key: recorded -> asked"; [] when they agree or the LMDB is not rendered. Settings
+    added to the renderer after it was rendered are not compared."""
+    manifest = Path(lmdb) / "synth.json"
+    if not manifest.is_file():
+        return []
+    recorded = json.loads(manifest.read_text(encoding="utf-8")).get("config", {})
+    asked = json.loads(json.dumps(asdict(config)))  # tuples as lists, the word mix as a mapping
+    flat = lambda tree, pre="": {f"{pre}{k}": v for key, value in tree.items()
+                                 for k, v in (flat(value, f"{key}.").items() if isinstance(value, dict) else [(key, value)])}
+    before, now = flat(recorded), flat(asked)
+    return [f"{key}: {before[key]} -> {now[key]}" for key in now if key in before and before[key] != now[key]]
+
+
 def _warning(fonts: list[FontInfo], config: RenderConfig, photos: list[str]) -> str | None:
     """The font warning, and one when photographic backgrounds are asked for but none is installed."""
     missing = None if photos or config.p_photo == 0 else (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -21,6 +21,7 @@ from zoo.data.synth import effects
 from zoo.data.synth.backgrounds import CropPool, PhotoPool, background, photo_background, photo_paths
 from zoo.data.synth.fonts import FontInfo
 from zoo.data.synth.words import WordMix, WordSampler
+from zoo.hints import did_you_mean
 
 LUMA = np.array([0.299, 0.587, 0.114])
 THIN_WEIGHT = 300  # OS/2 weight below which a font (Thin, Hairline, ExtraLight) is only drawn at the largest size
@@ -80,6 +81,60 @@ class RenderConfig:
 
 
 PRESETS = {"baseline": RenderConfig, "scene": RenderConfig.scene}  # zoo data synth --preset NAME
+WORD_MIXES = {"baseline": WordMix, "signs": WordMix.signs}         # settings {words: NAME}
+
+
+def render_config(preset: str = "baseline", settings: dict | None = None) -> RenderConfig:
+    """Preset ``preset`` with ``settings`` on top, as YAML gives them (a recipe's
+    ``data.train_synth.settings``, ``zoo data synth --set KEY=VALUE``): RenderConfig fields, ranges as
+    lists, ``words`` a WORD_MIXES name or a mapping of WordMix fields over the preset's mix. One
+    feature switched on over the baseline (``{p_photo: 0.3}``) is how the renderer study measures
+    what each adds. Every bad key or value is named in one ValueError."""
+    config, problems, values = RenderConfig.preset(preset), [], {}
+    for key, value in (settings or {}).items():
+        try:
+            values[key] = _word_mix(config.words, value) if key == "words" else _setting(config, key, value, "")
+        except ValueError as err:
+            problems.append(str(err))
+    if len(problems) > 1:
+        raise ValueError(f"{len(problems)} problems in the renderer settings:\n" + "\n".join(f"  - {p}" for p in problems))
+    if problems:
+        raise ValueError(problems[0])
+    return replace(config, **values)
+
+
+def _word_mix(mix: WordMix, value) -> WordMix:
+    if isinstance(value, str):
+        if value not in WORD_MIXES:
+            raise ValueError(f"words: {value!r} is not a word mix; choose {' or '.join(WORD_MIXES)}, or give "
+                             f"WordMix shares ({', '.join(f.name for f in fields(WordMix))})")
+        return WORD_MIXES[value]()
+    if not isinstance(value, dict):
+        raise ValueError(f"words: a word mix name ({', '.join(WORD_MIXES)}) or a mapping of shares, got {value!r}")
+    return replace(mix, **{key: _setting(mix, key, share, "words.") for key, share in value.items()})
+
+
+def _setting(current, key: str, value, where: str):
+    """``value`` as the type of ``current``'s field ``key``: a number, or a tuple of numbers for a range
+    or a list; probabilities within 0..1, word-mix shares at least 0 (they are normalised)."""
+    names = [f.name for f in fields(current) if f.name != "words"]
+    if key not in names:
+        raise ValueError(f"{where}{key}: no such renderer setting.{did_you_mean(key, names)} Settings: {', '.join(names)}")
+    default = getattr(current, key)
+    ranged = isinstance(default, tuple)
+    numbers = list(value) if isinstance(value, (list, tuple)) else [value]
+    kind = type(default[0] if ranged else default)
+    if ranged != isinstance(value, (list, tuple)) or (ranged and len(default) == 2 and len(numbers) != 2) \
+            or not numbers or not all(isinstance(v, kind if kind is int else (int, float)) and not isinstance(v, bool)
+                                      for v in numbers):
+        shape = f"a list of {len(default)} " if ranged and len(default) == 2 else "a list of " if ranged else "a "
+        raise ValueError(f"{where}{key}: {shape}{'whole number' if kind is int else 'number'}{'s' if ranged else ''} "
+                         f"(now {list(default) if ranged else default}), got {value!r}")
+    low, high = (0, 1) if key.startswith("p_") else (0, math.inf) if where == "words." else (-math.inf, math.inf)
+    if not all(low <= v <= high for v in numbers):
+        raise ValueError(f"{where}{key}: {'a probability within 0..1' if high == 1 else 'a share of at least 0'}, got {value!r}")
+    converted = tuple(kind(v) for v in numbers)
+    return converted if ranged else converted[0]
 
 
 def _chance(rng: np.random.Generator, p: float) -> bool:
