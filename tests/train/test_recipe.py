@@ -155,10 +155,11 @@ def test_list_items_and_optimizer_arguments_are_checked_when_the_recipe_loads(ti
 def test_render_settings_are_checked_when_the_recipe_loads():
     recipe = load_recipe(REPO_RECIPES / "cpu/grcnn.yaml", ["data.train_synth.settings={p_photo: 0.3, words: signs}"])
     assert recipe.data.train_synth.settings == {"p_photo": 0.3, "words": "signs"}
-    with pytest.raises(RecipeError, match=r"'data.train_synth.settings' \(or preset\): p_foto: no such renderer "
+    with pytest.raises(RecipeError, match=r"'data.train_synth.settings': p_foto: no such renderer "
                                           r"setting. Did you mean 'p_photo'"):
         load_recipe(REPO_RECIPES / "cpu/grcnn.yaml", ["data.train_synth.settings={p_foto: 0.3}"])
-    with pytest.raises(RecipeError, match="unknown renderer preset 'scenes'"):
+    with pytest.raises(RecipeError, match="'data.train_synth.preset' must be one of baseline, scene, got 'scenes'. "
+                                          "Did you mean 'scene'"):
         load_recipe(REPO_RECIPES / "cpu/grcnn.yaml", ["data.train_synth.preset=scenes"])
     with pytest.raises(RecipeError, match="'data.val_synth.fonts' must be all or pip, got 'debian'"):
         load_recipe(REPO_RECIPES / "cpu/grcnn.yaml", ["data.val_synth.fonts=debian"])

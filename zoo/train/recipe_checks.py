@@ -16,12 +16,16 @@ def synth_problems(synth: dict, where: str) -> list[str]:
         return []
     if synth.get("fonts", "all") not in ("all", "pip"):
         return [f"recipe key '{where}.fonts' must be all or pip, got {synth['fonts']!r}"]
-    from zoo.data.synth.render import render_config
+    from zoo.data.synth.render import PRESETS, render_config
 
+    preset = synth.get("preset", "baseline")
+    if preset not in PRESETS:
+        return [f"recipe key '{where}.preset' must be one of {', '.join(PRESETS)}, got {preset!r}."
+                f"{did_you_mean(str(preset), PRESETS)}"]
     try:
-        render_config(synth.get("preset", "baseline"), synth.get("settings"))
+        render_config(preset, synth.get("settings"))
     except ValueError as err:
-        return [f"recipe key '{where}.settings' (or preset): {err}"]
+        return [f"recipe key '{where}.settings': {err}"]
     return []
 
 
