@@ -393,22 +393,29 @@ def test_named_benchmarks_survive_the_study_file_jobs_children_read(tmp_path, mo
     assert again.benchmarks[0].lexicons == ["none", "full"] and again.final_benchmarks[0].lexicons == ["none"]
 
 
-def test_the_renderer_study_compares_five_renderers_of_one_model_from_the_shipped_weights(monkeypatch):
+def test_the_renderer_study_compares_nine_renderers_of_one_model_from_the_shipped_weights(monkeypatch):
     if not (REPO.parent / "shared" / "data" / "dev" / "svt_train" / "gt.txt").is_file():
         pytest.skip("the dev folders (../shared/data/dev) are not beside the checkout")
     if subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", "9d30029^{commit}"], capture_output=True).returncode:
         pytest.skip("the checkout lacks commit 9d30029 (a shallow clone), whose grcnn the study starts from")
     monkeypatch.chdir(REPO)
     study = load_study("recipes/ablations/renderer.yaml")
-    assert [a.label for a in study.arms()] == ["baseline", "fonts_unfiltered", "fonts", "scene", "all"]
+    assert [a.label for a in study.arms()] == ["baseline", "fonts_unfiltered", "fonts", "scene", "words", "crops",
+                                               "backgrounds", "capture", "all"]
     assert {(a.model, json.dumps(a.options)) for a in study.arms()} == {("grcnn", '{"hidden_size": 256}')}
     # every run from the grcnn its first runs started from (9d30029's), though grcnn has been shipped again
     assert study.init_from == "grcnn@9d30029" and study.seeds == [0, 1] and study.reference_arm() == "baseline"
     trains = [next(o for o in a.overrides if o.startswith("data.train=")) for a in study.arms()]
-    assert len(set(trains)) == 5 and all("seed: 21" in a.overrides[1] and "n: 96000" in a.overrides[1]
+    assert len(set(trains)) == 9 and all("seed: 21" in a.overrides[1] and "n: 96000" in a.overrides[1]
                                          for a in study.arms())
     assert [b.protocol for b in study.benchmarks[:2]] == ["alphanumeric-strip"] * 2
     assert [b.name for b in study.final_benchmarks] == ["ic03", "svt", "ic13-857"]
+    from zoo.study.runs import run_recipe
+
+    # the scene preset's parts: one feature group each over the baseline preset, with pip's fonts
+    synth = {label: run_recipe(study, label, 0, Path("unused")).data.train_synth for label in ("words", "backgrounds")}
+    assert [(s.preset, s.fonts, s.settings) for s in synth.values()] == [
+        ("baseline", "pip", {"words": "signs"}), ("baseline", "pip", {"p_photo": 0.3})]
 
 
 def test_a_study_of_shipped_weights_trains_nothing_and_evaluates_a_reshipped_model_again(tmp_path, monkeypatch,
